@@ -1,0 +1,240 @@
+//! Calls: `Call` (bundled stdlib bodies and schema methods, emitted as
+//! internal functions LLVM may inline), `CallNative` (host functions; in
+//! closed world a direct call to the host symbol), `CheckCap`, and
+//! closures (`MakeClosure` builds a handle in scratch, `CallClosure`
+//! dispatches over the module's closure table).
+
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue};
+use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
+
+use super::func::FuncEmitter;
+use super::{CodegenError, FuncRef, HostCallSite, WorldMode};
+use relon_runtime_contract::TrapCode;
+
+impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
+    /// `Call { fn_index }`: `[args...] -> [ret]`.
+    pub(crate) fn emit_call(&mut self, fn_index: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+        let callee_ref = self
+            .m
+            .resolve_call_index(fn_index)
+            .ok_or_else(|| self.malformed(format!("Call to function index {fn_index}, which does not exist")))?;
+        let callee = self.m.declare(callee_ref)?;
+        let (_, callee_params, callee_ret, _) = self.m.signature(callee_ref);
+        if callee_params.len() != param_tys.len() {
+            return Err(self.malformed(format!("Call passes {} arguments to a function of {}", param_tys.len(), callee_params.len())));
+        }
+        let args = self.pop_n(param_tys.len())?;
+        let result = self.call_emitted(callee, &callee_params, args)?;
+        if ret_ty != IrType::Unit || callee_ret != IrType::Unit {
+            let result = self.coerce(result, ret_ty)?;
+            self.push(result);
+        }
+        Ok(())
+    }
+
+    /// Call an emitted function with the implicit state and arena first,
+    /// then leave too if it trapped.
+    fn call_emitted(
+        &mut self,
+        callee: FunctionValue<'ctx>,
+        params: &[IrType],
+        args: Vec<BasicValueEnum<'ctx>>,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        let mut call_args: Vec<BasicMetadataValueEnum> = vec![self.state.into(), self.arena.into()];
+        for (arg, ty) in args.into_iter().zip(params) {
+            call_args.push(self.coerce(arg, *ty)?.into());
+        }
+        let result = self
+            .m
+            .builder
+            .build_call(callee, &call_args, "call")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("emitted function returned nothing".into()))?;
+        self.propagate_trap()?;
+        Ok(result)
+    }
+
+    /// `CheckCap`: in closed world the grant is decided at compile time.
+    pub(crate) fn emit_check_cap(&mut self, cap_bit: u32, import: Option<u32>) -> Result<(), CodegenError> {
+        if cap_bit == NO_CAPABILITY_BIT || self.m.options.granted_caps.contains(&cap_bit) {
+            return Ok(());
+        }
+        let function = match import {
+            Some(i) => self.m.ir.imports.get(i as usize).map_or_else(|| format!("import #{i}"), |imp| imp.name.clone()),
+            None => "a host function".to_string(),
+        };
+        Err(CodegenError::CapabilityNotGranted {
+            function,
+            capability: capability_name(cap_bit).to_string(),
+            line: self.line,
+        })
+    }
+
+    /// `CallNative { import_idx }`: `[args...] -> [ret]`.
+    pub(crate) fn emit_call_native(&mut self, import_idx: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+        let WorldMode::ClosedWorld { symbols } = &self.m.options.world;
+        let symbol = symbols
+            .get(import_idx as usize)
+            .cloned()
+            .ok_or_else(|| self.malformed(format!("CallNative to import #{import_idx}, which has no host symbol")))?;
+        let callee = self.host_function(&symbol, param_tys, ret_ty)?;
+        let args = self.pop_n(param_tys.len())?;
+        let mut call_args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(args.len());
+        for (arg, ty) in args.into_iter().zip(param_tys) {
+            call_args.push(self.coerce(arg, *ty)?.into());
+        }
+        let call = self.m.builder.build_call(callee, &call_args, "host")?;
+        self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol, line: self.line, column: self.column });
+        if ret_ty != IrType::Unit {
+            let result = call
+                .try_as_basic_value()
+                .basic()
+                .ok_or_else(|| CodegenError::Llvm("host function returned nothing".into()))?;
+            self.push(result);
+        }
+        Ok(())
+    }
+
+    /// The `extern "C"` declaration of a host symbol, with the C ABI's
+    /// `zeroext` on Bool (`i1`) parameters and results, as rustc emits them.
+    fn host_function(&mut self, symbol: &str, param_tys: &[IrType], ret_ty: IrType) -> Result<FunctionValue<'ctx>, CodegenError> {
+        if let Some(f) = self.m.module.get_function(symbol) {
+            return Ok(f);
+        }
+        let params: Vec<BasicMetadataTypeEnum> = param_tys.iter().map(|t| self.m.llvm_type(*t).into()).collect();
+        let fn_type = match ret_ty {
+            IrType::Unit => self.m.ctx.void_type().fn_type(&params, false),
+            t => self.m.llvm_type(t).fn_type(&params, false),
+        };
+        let function = self.m.module.add_function(symbol, fn_type, Some(Linkage::External));
+        let zeroext = self.m.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+        for (i, t) in param_tys.iter().enumerate() {
+            if *t == IrType::Bool {
+                function.add_attribute(AttributeLoc::Param(i as u32), zeroext);
+            }
+        }
+        if ret_ty == IrType::Bool {
+            function.add_attribute(AttributeLoc::Return, zeroext);
+        }
+        Ok(function)
+    }
+
+    /// `MakeClosure`: `[] -> [handle]`, the handle being
+    /// `[fn_table_idx: u32][captures_ptr: u32]` in scratch.
+    pub(crate) fn emit_make_closure(&mut self, fn_table_idx: u32, captures: &[ClosureCapture], captures_size: u32) -> Result<(), CodegenError> {
+        let i32t = self.m.ctx.i32_type();
+        let handle = self.alloc_scratch(i32t.const_int(8, false))?;
+        let captures_ptr = if captures_size > 0 {
+            let ptr = self.alloc_scratch(i32t.const_int(captures_size as u64, false))?;
+            for capture in captures {
+                // A capture of a let not bound yet is the closure capturing
+                // itself (a recursive helper): its value is this handle.
+                let value = if self.bound_lets.contains(&capture.let_idx) {
+                    self.let_value(capture.let_idx, capture.ty)?
+                } else if capture.ty == IrType::Closure {
+                    handle.into()
+                } else {
+                    return Err(self.malformed(format!("closure captures let {} before it is bound", capture.let_idx)));
+                };
+                let slot_ty = if matches!(capture.ty, IrType::I64 | IrType::F64) { capture.ty } else { IrType::I32 };
+                let value = self.coerce(value, slot_ty)?;
+                self.push(ptr.into());
+                self.push(value);
+                self.store_absolute(capture.offset, slot_ty)?;
+            }
+            ptr
+        } else {
+            i32t.const_zero()
+        };
+        self.push(handle.into());
+        self.push(i32t.const_int(fn_table_idx as u64, false).into());
+        self.store_absolute(0, IrType::I32)?;
+        self.push(handle.into());
+        self.push(captures_ptr.into());
+        self.store_absolute(4, IrType::I32)?;
+        self.push(handle.into());
+        Ok(())
+    }
+
+    /// `CallClosure`: `[handle, args...] -> [ret]`. Dispatches over the
+    /// closure-table entries whose signature matches; any other index traps.
+    pub(crate) fn emit_call_closure(&mut self, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+        let args = self.pop_n(param_tys.len())?;
+        let handle = self.pop_int()?;
+        self.push(handle.into());
+        self.load_absolute(0, IrType::I32)?;
+        let table_idx = self.pop_int()?;
+        self.push(handle.into());
+        self.load_absolute(4, IrType::I32)?;
+        let captures_ptr = self.pop()?;
+
+        let mut call_params = vec![IrType::I32];
+        call_params.extend_from_slice(param_tys);
+        let mut call_args = vec![captures_ptr];
+        call_args.extend(args);
+        let candidates: Vec<(u32, FuncRef)> = self
+            .m
+            .ir
+            .closure_table
+            .iter()
+            .enumerate()
+            .map(|(slot, func)| (slot as u32, FuncRef::Module(*func)))
+            .filter(|(_, f)| {
+                let (_, params, ret, _) = self.m.signature(*f);
+                params == call_params && ret == ret_ty
+            })
+            .collect();
+        let ctx = self.m.ctx;
+        let i32t = ctx.i32_type();
+        let ret_llvm = self.m.llvm_type(ret_ty);
+        if let [(slot, func)] = candidates.as_slice() {
+            let wrong = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, table_idx, i32t.const_int(*slot as u64, false), "bad_closure")?;
+            self.trap_if(wrong, TrapCode::IndexOutOfBounds)?;
+            let callee = self.m.declare(*func)?;
+            let result = self.call_emitted(callee, &call_params, call_args)?;
+            self.push(result);
+            return Ok(());
+        }
+        let bad = ctx.append_basic_block(self.function, "bad_closure");
+        let done = ctx.append_basic_block(self.function, "closure_done");
+        let mut cases = Vec::new();
+        let mut incoming = Vec::new();
+        let dispatch = self.current_block()?;
+        for (slot, func) in &candidates {
+            let bb = ctx.append_basic_block(self.function, "closure_case");
+            cases.push((i32t.const_int(*slot as u64, false), bb));
+            self.m.builder.position_at_end(bb);
+            let callee = self.m.declare(*func)?;
+            let result = self.call_emitted(callee, &call_params, call_args.clone())?;
+            incoming.push((result, self.current_block()?));
+            self.m.builder.build_unconditional_branch(done)?;
+        }
+        self.m.builder.position_at_end(dispatch);
+        self.m.builder.build_switch(table_idx, bad, &cases)?;
+        self.m.builder.position_at_end(bad);
+        self.trap_now(TrapCode::IndexOutOfBounds)?;
+        self.m.builder.position_at_end(done);
+        if incoming.is_empty() {
+            self.m.builder.build_unreachable()?;
+            let after = ctx.append_basic_block(self.function, "dead");
+            self.m.builder.position_at_end(after);
+            self.push(self.zero_of(ret_llvm));
+            return Ok(());
+        }
+        let phi = self.m.builder.build_phi(ret_llvm, "closure_result")?;
+        for (value, block) in &incoming {
+            phi.add_incoming(&[(value, *block)]);
+        }
+        self.push(phi.as_basic_value());
+        Ok(())
+    }
+}
+
+/// Name of a capability bit, as Relon spells it.
+pub fn capability_name(bit: u32) -> &'static str {
+    crate::frontend::ALL_CAPABILITIES.into_iter().find(|c| c.bit_index() == bit).map_or("unknown", |c| c.as_str())
+}

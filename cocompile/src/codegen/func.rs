@@ -1,0 +1,440 @@
+//! One IR function's stack-machine body to SSA: the value stack, the let
+//! slots, the label stack of structured control flow, and the trap exits.
+//! The op families are methods on [`FuncEmitter`] defined in the sibling
+//! files; this file owns the shared state and the dispatch.
+
+use std::collections::{HashMap, HashSet};
+
+use inkwell::basic_block::BasicBlock;
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use relon_ir::ir::{IrType, Op, TaggedOp};
+use relon_runtime_contract::{EntryState, TrapCode};
+
+use super::{CodegenError, ModuleEmitter, op_name};
+
+/// Whether control can reach the op after the one just emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// The next op in the body is reachable.
+    Continues,
+    /// The op ended control (branch, return, trap): the rest of the body is dead.
+    Terminated,
+}
+
+/// What a branch label jumps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelKind {
+    /// Forward to the end of a `Block` or an `If`.
+    Exit,
+    /// Back to the head of a `Loop`.
+    LoopHead,
+}
+
+/// One enclosing `Block`, `Loop` or `If`.
+pub struct Label<'ctx> {
+    pub kind: LabelKind,
+    pub target: BasicBlock<'ctx>,
+    /// Type carried to the target by branches (exits with a result only).
+    pub result: Option<BasicTypeEnum<'ctx>>,
+    /// Values branched to the target, with their source blocks.
+    pub incoming: Vec<(BasicValueEnum<'ctx>, BasicBlock<'ctx>)>,
+    /// Value stack height when the construct was entered.
+    pub stack_base: usize,
+}
+
+/// Emits one function.
+pub struct FuncEmitter<'m, 'ctx, 'ir> {
+    pub(crate) m: &'m mut ModuleEmitter<'ctx, 'ir>,
+    pub(crate) function: FunctionValue<'ctx>,
+    pub(crate) name: String,
+    pub(crate) ret: IrType,
+    pub(crate) is_entry: bool,
+    pub(crate) state: PointerValue<'ctx>,
+    pub(crate) arena: PointerValue<'ctx>,
+    pub(crate) params: Vec<BasicValueEnum<'ctx>>,
+    pub(crate) stack: Vec<BasicValueEnum<'ctx>>,
+    pub(crate) labels: Vec<Label<'ctx>>,
+    /// Let slots: one alloca per (index, LLVM type).
+    pub(crate) lets: HashMap<(u32, u8), PointerValue<'ctx>>,
+    /// Let indices a `LetSet` has been emitted for, in program order.
+    pub(crate) bound_lets: HashSet<u32>,
+    pub(crate) alloca_block: BasicBlock<'ctx>,
+    /// Source position of the op being emitted.
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+}
+
+impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
+    pub fn new(
+        m: &'m mut ModuleEmitter<'ctx, 'ir>,
+        function: FunctionValue<'ctx>,
+        name: String,
+        params: Vec<IrType>,
+        ret: IrType,
+        is_entry: bool,
+    ) -> Result<Self, CodegenError> {
+        let alloca_block = m.ctx.append_basic_block(function, "allocas");
+        let missing = || CodegenError::Llvm("function is missing an implicit parameter".into());
+        let state = function.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
+        let arena = function.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
+        let params = (0..params.len() as u32)
+            .map(|i| function.get_nth_param(i + 2).ok_or_else(missing))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FuncEmitter {
+            m,
+            function,
+            name,
+            ret,
+            is_entry,
+            state,
+            arena,
+            params,
+            stack: Vec::new(),
+            labels: Vec::new(),
+            lets: HashMap::new(),
+            bound_lets: HashSet::new(),
+            alloca_block,
+            line: 0,
+            column: 0,
+        })
+    }
+
+    /// Emit the prologue (depth and fuel checks) and the body.
+    pub fn emit_function_body(&mut self, body: &[TaggedOp]) -> Result<(), CodegenError> {
+        let start = self.m.ctx.append_basic_block(self.function, "start");
+        self.m.builder.position_at_end(start);
+        if let Some(first) = body.first() {
+            self.set_position(first);
+        }
+        if self.m.options.depth_limit && !self.is_entry {
+            self.enter_call_depth()?;
+        }
+        if self.m.options.fuel {
+            self.consume_fuel()?;
+        }
+        let flow = self.emit_body(body)?;
+        if flow == Flow::Continues {
+            // A body that falls off its end returns its top value.
+            self.emit_return()?;
+        }
+        // The alloca block falls through to the first real block.
+        self.m.builder.position_at_end(self.alloca_block);
+        self.m.builder.build_unconditional_branch(start)?;
+        Ok(())
+    }
+
+    /// Emit ops until the body ends or control leaves it.
+    pub fn emit_body(&mut self, body: &[TaggedOp]) -> Result<Flow, CodegenError> {
+        for tagged in body {
+            self.set_position(tagged);
+            if self.emit_op(&tagged.op)? == Flow::Terminated {
+                return Ok(Flow::Terminated);
+            }
+        }
+        Ok(Flow::Continues)
+    }
+
+    fn set_position(&mut self, tagged: &TaggedOp) {
+        let start = tagged.range.start;
+        if start.line != 0 || self.line == 0 {
+            self.line = start.line as u32;
+            self.column = start.column as u32;
+        }
+    }
+
+    fn emit_op(&mut self, op: &Op) -> Result<Flow, CodegenError> {
+        match op {
+            Op::ConstBool(b) => self.push(self.m.ctx.bool_type().const_int(*b as u64, false).into()),
+            Op::ConstI32(v) => self.push(self.m.ctx.i32_type().const_int(*v as u32 as u64, false).into()),
+            Op::ConstI64(v) => self.push(self.m.ctx.i64_type().const_int(*v as u64, false).into()),
+            Op::ConstF64(v) => self.push(self.m.ctx.f64_type().const_float(v.0).into()),
+            Op::LocalGet(i) => {
+                let value = *self.params.get(*i as usize).ok_or_else(|| self.malformed(format!("LocalGet({i}) past the parameters")))?;
+                self.push(value);
+            }
+            Op::LetGet { idx, ty } => self.let_get(*idx, *ty)?,
+            Op::LetSet { idx, ty } => self.let_set(*idx, *ty)?,
+            Op::LoadField { offset, ty } => self.load_field(*offset, *ty)?,
+            Op::StoreField { offset, ty, inplace } => self.store_field(*offset, *ty, *inplace)?,
+            Op::LoadI32AtAbsolute { offset } => self.load_absolute(*offset, IrType::I32)?,
+            Op::LoadI64AtAbsolute { offset } => self.load_absolute(*offset, IrType::I64)?,
+            Op::LoadF64AtAbsolute { offset } => self.load_absolute(*offset, IrType::F64)?,
+            Op::LoadI8UAtAbsolute { offset } => self.load_absolute(*offset, IrType::Bool)?,
+            Op::StoreI32AtAbsolute { offset } => self.store_absolute(*offset, IrType::I32)?,
+            Op::StoreI64AtAbsolute { offset } => self.store_absolute(*offset, IrType::I64)?,
+            Op::StoreF64AtAbsolute { offset } => self.store_absolute(*offset, IrType::F64)?,
+            Op::StoreI8AtAbsolute { offset } => self.store_absolute(*offset, IrType::Bool)?,
+            Op::AllocScratch { size_bytes } => {
+                let size = self.m.ctx.i32_type().const_int(*size_bytes as u64, false);
+                let base = self.alloc_scratch(size)?;
+                self.push(base.into());
+            }
+            Op::AllocScratchDyn => {
+                let size = self.pop_int()?;
+                let size = self.to_i32(size)?;
+                let base = self.alloc_scratch(size)?;
+                self.push(base.into());
+            }
+            Op::Add(t) | Op::Sub(t) | Op::Mul(t) | Op::Div(t) | Op::Mod(t) | Op::BitAnd(t) => self.binary(op, *t)?,
+            Op::Eq(t) | Op::Ne(t) | Op::Lt(t) | Op::Le(t) | Op::Gt(t) | Op::Ge(t) => self.compare(op, *t)?,
+            Op::ConvertI64ToF64 => self.convert_i64_to_f64()?,
+            Op::F64ToI64Sat => self.f64_to_i64_sat()?,
+            Op::F64Unary(u) => self.f64_unary(*u)?,
+            Op::F64Pow => self.f64_pow()?,
+            Op::Select { ty } => self.select(*ty)?,
+            Op::If { result_ty, then_body, else_body } => return self.emit_if(*result_ty, then_body, else_body),
+            Op::Block { result_ty, body } => return self.emit_block(*result_ty, body),
+            Op::Loop { result_ty, body } => return self.emit_loop(*result_ty, body),
+            Op::Br { label_depth } => return self.emit_br(*label_depth),
+            Op::BrIf { label_depth } => self.emit_br_if(*label_depth)?,
+            Op::BrTable { default, targets } => return self.emit_br_table(*default, targets),
+            Op::Return => {
+                self.emit_return()?;
+                return Ok(Flow::Terminated);
+            }
+            Op::Trap { kind } => {
+                self.trap_now(trap_code_of(*kind))?;
+                return Ok(Flow::Terminated);
+            }
+            Op::Call { fn_index, param_tys, ret_ty, .. } => self.emit_call(*fn_index, param_tys, *ret_ty)?,
+            Op::CallNative { import_idx, param_tys, ret_ty, cap_bit } => {
+                self.emit_check_cap(*cap_bit, Some(*import_idx))?;
+                self.emit_call_native(*import_idx, param_tys, *ret_ty)?;
+            }
+            Op::CheckCap { cap_bit } => self.emit_check_cap(*cap_bit, None)?,
+            Op::MakeClosure { fn_table_idx, captures, captures_size } => {
+                self.emit_make_closure(*fn_table_idx, captures, *captures_size)?
+            }
+            Op::CallClosure { param_tys, ret_ty } => self.emit_call_closure(param_tys, *ret_ty)?,
+            other => return Err(self.unsupported(other)),
+        }
+        Ok(Flow::Continues)
+    }
+
+    // ---- the value stack -------------------------------------------------
+
+    pub(crate) fn push(&mut self, value: BasicValueEnum<'ctx>) {
+        self.stack.push(value);
+    }
+
+    pub(crate) fn pop(&mut self) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        let floor = self.labels.last().map_or(0, |l| l.stack_base);
+        if self.stack.len() <= floor {
+            return Err(self.malformed("value stack underflow".into()));
+        }
+        self.stack.pop().ok_or_else(|| self.malformed("value stack underflow".into()))
+    }
+
+    pub(crate) fn pop_int(&mut self) -> Result<IntValue<'ctx>, CodegenError> {
+        match self.pop()? {
+            BasicValueEnum::IntValue(v) => Ok(v),
+            other => Err(self.malformed(format!("expected an integer operand, found {other:?}"))),
+        }
+    }
+
+    /// Pop `n` values, returned in push order.
+    pub(crate) fn pop_n(&mut self, n: usize) -> Result<Vec<BasicValueEnum<'ctx>>, CodegenError> {
+        let mut values = (0..n).map(|_| self.pop()).collect::<Result<Vec<_>, _>>()?;
+        values.reverse();
+        Ok(values)
+    }
+
+    /// Pop a condition (a Bool, or an i32 where non-zero is true) as an `i1`.
+    pub(crate) fn pop_condition(&mut self) -> Result<IntValue<'ctx>, CodegenError> {
+        let v = self.pop_int()?;
+        self.truthy(v)
+    }
+
+    pub(crate) fn truthy(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        if v.get_type().get_bit_width() == 1 {
+            return Ok(v);
+        }
+        Ok(self.m.builder.build_int_compare(inkwell::IntPredicate::NE, v, v.get_type().const_zero(), "truthy")?)
+    }
+
+    /// Convert `value` to the LLVM representation of `ty` (integer widths
+    /// differ between `Bool` slots, `i32` captures and `i64` values).
+    pub(crate) fn coerce(&self, value: BasicValueEnum<'ctx>, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        let target = self.m.llvm_type(ty);
+        if value.get_type() == target {
+            return Ok(value);
+        }
+        let b = &self.m.builder;
+        match (value, target) {
+            (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) => {
+                let from = v.get_type().get_bit_width();
+                let to = t.get_bit_width();
+                Ok(if to == 1 {
+                    self.truthy(v)?.into()
+                } else if from < to {
+                    b.build_int_z_extend(v, t, "zext")?.into()
+                } else {
+                    b.build_int_truncate(v, t, "trunc")?.into()
+                })
+            }
+            (v, t) => Err(self.malformed(format!("cannot use {v:?} as {t:?} ({ty:?})"))),
+        }
+    }
+
+    pub(crate) fn to_i32(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        Ok(self.coerce(v.into(), IrType::I32)?.into_int_value())
+    }
+
+    pub(crate) fn zero_of(&self, ty: BasicTypeEnum<'ctx>) -> BasicValueEnum<'ctx> {
+        match ty {
+            BasicTypeEnum::IntType(t) => t.const_zero().into(),
+            BasicTypeEnum::FloatType(t) => t.const_zero().into(),
+            BasicTypeEnum::PointerType(t) => t.const_null().into(),
+            other => other.const_zero(),
+        }
+    }
+
+    // ---- state fields ------------------------------------------------------
+
+    pub(crate) fn state_field(&self, offset: usize) -> Result<PointerValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        super::memory::byte_offset(&self.m.builder, ctx, self.state, ctx.i64_type().const_int(offset as u64, false))
+    }
+
+    pub(crate) fn load_state_u32(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
+        let ptr = self.state_field(offset)?;
+        Ok(self.m.builder.build_load(self.m.ctx.i32_type(), ptr, name)?.into_int_value())
+    }
+
+    pub(crate) fn load_state_u64(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
+        let ptr = self.state_field(offset)?;
+        Ok(self.m.builder.build_load(self.m.ctx.i64_type(), ptr, name)?.into_int_value())
+    }
+
+    pub(crate) fn store_state(&self, offset: usize, value: IntValue<'ctx>) -> Result<(), CodegenError> {
+        let ptr = self.state_field(offset)?;
+        self.m.builder.build_store(ptr, value)?;
+        Ok(())
+    }
+
+    // ---- traps ---------------------------------------------------------------
+
+    /// Record `code` at the current source position and leave the function.
+    pub(crate) fn trap_now(&mut self, code: TrapCode) -> Result<(), CodegenError> {
+        let site = self.m.trap_site(self.line, self.column);
+        let i32t = self.m.ctx.i32_type();
+        self.store_state(EntryState::OFFSET_TRAP_CODE, i32t.const_int(code.as_u32() as u64, false))?;
+        self.store_state(EntryState::OFFSET_TRAP_SITE, i32t.const_int(site as u64, false))?;
+        self.return_abruptly()
+    }
+
+    /// Leave the function after a trap was recorded (no depth bookkeeping:
+    /// the run is over).
+    pub(crate) fn return_abruptly(&mut self) -> Result<(), CodegenError> {
+        let ret_ty = self.m.llvm_type(self.ret);
+        let zero = self.zero_of(ret_ty);
+        self.m.builder.build_return(Some(&zero))?;
+        Ok(())
+    }
+
+    /// Branch to a fresh cold block when `cond` holds (marked unlikely),
+    /// leave the builder there, and return the block where control goes on.
+    pub(crate) fn branch_cold(&mut self, cond: IntValue<'ctx>) -> Result<BasicBlock<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let expect = inkwell::intrinsics::Intrinsic::find("llvm.expect")
+            .and_then(|i| i.get_declaration(&self.m.module, &[ctx.bool_type().into()]))
+            .ok_or_else(|| CodegenError::Llvm("llvm.expect is missing".into()))?;
+        let cond = self
+            .m
+            .builder
+            .build_call(expect, &[cond.into(), ctx.bool_type().const_zero().into()], "unlikely")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("llvm.expect returned nothing".into()))?
+            .into_int_value();
+        let cold_bb = ctx.append_basic_block(self.function, "cold");
+        let cont_bb = ctx.append_basic_block(self.function, "ok");
+        self.m.builder.build_conditional_branch(cond, cold_bb, cont_bb)?;
+        self.m.builder.position_at_end(cold_bb);
+        Ok(cont_bb)
+    }
+
+    /// Trap with `code` when `cond` holds; continue otherwise.
+    pub(crate) fn trap_if(&mut self, cond: IntValue<'ctx>, code: TrapCode) -> Result<(), CodegenError> {
+        let cont_bb = self.branch_cold(cond)?;
+        self.trap_now(code)?;
+        self.m.builder.position_at_end(cont_bb);
+        Ok(())
+    }
+
+    /// After a call into emitted code: leave too if the callee trapped.
+    pub(crate) fn propagate_trap(&mut self) -> Result<(), CodegenError> {
+        let code = self.load_state_u32(EntryState::OFFSET_TRAP_CODE, "trap_code")?;
+        let zero = self.m.ctx.i32_type().const_zero();
+        let trapped = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
+        let cont_bb = self.branch_cold(trapped)?;
+        self.return_abruptly()?;
+        self.m.builder.position_at_end(cont_bb);
+        Ok(())
+    }
+
+    /// One step of the budget: trap when it is spent.
+    pub(crate) fn consume_fuel(&mut self) -> Result<(), CodegenError> {
+        let fuel = self.load_state_u64(EntryState::OFFSET_FUEL, "fuel")?;
+        let i64t = self.m.ctx.i64_type();
+        let empty = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, fuel, i64t.const_zero(), "fuel_out")?;
+        self.trap_if(empty, TrapCode::StepLimitExceeded)?;
+        let left = self.m.builder.build_int_sub(fuel, i64t.const_int(1, false), "fuel_left")?;
+        self.store_state(EntryState::OFFSET_FUEL, left)
+    }
+
+    fn enter_call_depth(&mut self) -> Result<(), CodegenError> {
+        let depth = self.load_state_u64(EntryState::OFFSET_DEPTH_REMAINING, "depth")?;
+        let i64t = self.m.ctx.i64_type();
+        let exhausted = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, depth, i64t.const_zero(), "too_deep")?;
+        self.trap_if(exhausted, TrapCode::RecursionLimitExceeded)?;
+        let left = self.m.builder.build_int_sub(depth, i64t.const_int(1, false), "depth_left")?;
+        self.store_state(EntryState::OFFSET_DEPTH_REMAINING, left)
+    }
+
+    fn leave_call_depth(&mut self) -> Result<(), CodegenError> {
+        let depth = self.load_state_u64(EntryState::OFFSET_DEPTH_REMAINING, "depth")?;
+        let back = self.m.builder.build_int_add(depth, self.m.ctx.i64_type().const_int(1, false), "depth_back")?;
+        self.store_state(EntryState::OFFSET_DEPTH_REMAINING, back)
+    }
+
+    /// `Op::Return`: the entry's value is the byte count it wrote (ignored);
+    /// other functions return their top value.
+    pub(crate) fn emit_return(&mut self) -> Result<(), CodegenError> {
+        let ret_ty = self.m.llvm_type(self.ret);
+        let value = if self.is_entry || self.ret == IrType::Unit {
+            self.zero_of(ret_ty)
+        } else {
+            let v = self.pop()?;
+            self.coerce(v, self.ret)?
+        };
+        if self.m.options.depth_limit && !self.is_entry {
+            self.leave_call_depth()?;
+        }
+        self.m.builder.build_return(Some(&value))?;
+        Ok(())
+    }
+
+    // ---- errors --------------------------------------------------------------
+
+    pub(crate) fn malformed(&self, detail: String) -> CodegenError {
+        CodegenError::MalformedIr { function: self.name.clone(), line: self.line, detail }
+    }
+
+    pub(crate) fn unsupported(&self, op: &Op) -> CodegenError {
+        CodegenError::UnsupportedOp { op: op_name(op), line: self.line, column: self.column, function: self.name.clone() }
+    }
+}
+
+/// The runtime trap code for an IR `Op::Trap`.
+pub fn trap_code_of(kind: relon_ir::ir::TrapKind) -> TrapCode {
+    use relon_ir::ir::TrapKind as K;
+    match kind {
+        K::IndexOutOfBounds => TrapCode::IndexOutOfBounds,
+        K::EmptyList => TrapCode::EmptyList,
+        K::InvalidUtf8 => TrapCode::InvalidUtf8,
+        K::NoMatch => TrapCode::NoMatch,
+        K::NumericOverflow => TrapCode::NumericOverflow,
+    }
+}

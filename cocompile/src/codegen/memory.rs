@@ -1,0 +1,233 @@
+//! Memory: let slots, `#main` fields in the input and output records,
+//! absolute arena loads and stores, and the scratch bump allocator.
+//!
+//! IR addresses are `i32` offsets into the arena. An absolute access is
+//! bounds-checked against `EntryState::arena_len` before the pointer is
+//! formed; the fixed input/output fields are laid out by the runtime inside
+//! the arena, so their offsets are in bounds by construction.
+
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::values::{BasicValue, BasicValueEnum, IntValue, PointerValue};
+use relon_ir::ir::IrType;
+use relon_runtime_contract::{EntryState, TrapCode};
+
+use super::CodegenError;
+use super::func::FuncEmitter;
+
+/// `base + offset` bytes.
+pub(crate) fn byte_offset<'ctx>(
+    builder: &Builder<'ctx>,
+    ctx: &'ctx Context,
+    base: PointerValue<'ctx>,
+    offset: IntValue<'ctx>,
+) -> Result<PointerValue<'ctx>, CodegenError> {
+    // SAFETY: an in-bounds GEP only computes an address. Every address this
+    // code generator forms is a constant field offset inside `EntryState`,
+    // a field offset inside the runtime's input/output records, or an arena
+    // offset checked against `arena_len` first (`FuncEmitter::arena_addr`).
+    Ok(unsafe { builder.build_in_bounds_gep(ctx.i8_type(), base, &[offset], "addr")? })
+}
+
+/// Bytes a value of `ty` occupies in the arena.
+pub(crate) fn width_of(ty: IrType) -> u32 {
+    match ty {
+        IrType::I64 | IrType::F64 => 8,
+        IrType::Bool | IrType::Unit => 1,
+        _ => 4,
+    }
+}
+
+impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
+    fn let_slot(&mut self, idx: u32, ty: IrType) -> Result<PointerValue<'ctx>, CodegenError> {
+        let llvm_ty = self.m.llvm_type(ty);
+        let key = (idx, slot_class(ty));
+        if let Some(slot) = self.lets.get(&key) {
+            return Ok(*slot);
+        }
+        // Allocas live in the entry block so mem2reg turns them into SSA.
+        let here = self.current_block()?;
+        let b = &self.m.builder;
+        match self.alloca_block.get_first_instruction() {
+            Some(first) => b.position_before(&first),
+            None => b.position_at_end(self.alloca_block),
+        }
+        let slot = b.build_alloca(llvm_ty, &format!("let{idx}"))?;
+        b.build_store(slot, self.zero_of(llvm_ty))?;
+        b.position_at_end(here);
+        self.lets.insert(key, slot);
+        Ok(slot)
+    }
+
+    pub(crate) fn let_get(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
+        let slot = self.let_slot(idx, ty)?;
+        let value = self.m.builder.build_load(self.m.llvm_type(ty), slot, &format!("let{idx}"))?;
+        self.push(value);
+        Ok(())
+    }
+
+    pub(crate) fn let_set(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
+        let value = self.pop()?;
+        let value = self.coerce(value, ty)?;
+        let slot = self.let_slot(idx, ty)?;
+        self.m.builder.build_store(slot, value)?;
+        self.bound_lets.insert(idx);
+        Ok(())
+    }
+
+    /// Value of a let slot as `ty`, for closure captures.
+    pub(crate) fn let_value(&mut self, idx: u32, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        self.let_get(idx, ty)?;
+        self.pop()
+    }
+
+    fn record_field_addr(&self, record_offset_field: usize, offset: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let base = self.load_state_u32(record_offset_field, "record")?;
+        let base = self.m.builder.build_int_z_extend(base, ctx.i64_type(), "record64")?;
+        let at = self.m.builder.build_int_add(base, ctx.i64_type().const_int(offset as u64, false), "field_off")?;
+        byte_offset(&self.m.builder, ctx, self.arena, at)
+    }
+
+    /// `LoadField`: a `#main` parameter from the input record.
+    pub(crate) fn load_field(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
+        if !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32) {
+            return Err(self.malformed(format!("LoadField of a {ty:?} slot")));
+        }
+        let addr = self.record_field_addr(EntryState::OFFSET_IN_OFFSET, offset)?;
+        let value = self.load_typed(addr, ty)?;
+        self.push(value);
+        Ok(())
+    }
+
+    /// `StoreField`: the result into the output record (scalars only).
+    pub(crate) fn store_field(&mut self, offset: u32, ty: IrType, inplace: bool) -> Result<(), CodegenError> {
+        if inplace || !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32) {
+            return Err(CodegenError::UnsupportedOp {
+                op: format!("StoreField({ty:?}{})", if inplace { ", inplace" } else { "" }),
+                line: self.line,
+                column: self.column,
+                function: self.name.clone(),
+            });
+        }
+        let value = self.pop()?;
+        let value = self.coerce(value, ty)?;
+        let addr = self.record_field_addr(EntryState::OFFSET_OUT_OFFSET, offset)?;
+        self.store_typed(addr, value, ty)
+    }
+
+    /// The native address of arena offset `base + offset`, trapping with
+    /// `IndexOutOfBounds` unless `width` bytes from there lie in the arena.
+    pub(crate) fn arena_addr(&mut self, base: IntValue<'ctx>, offset: u32, width: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let i64t = ctx.i64_type();
+        let base = self.to_i32(base)?;
+        let base = self.m.builder.build_int_z_extend(base, i64t, "base64")?;
+        let at = self.m.builder.build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
+        let end = self.m.builder.build_int_add(at, i64t.const_int(width as u64, false), "abs_end")?;
+        let len = self.load_state_u32(EntryState::OFFSET_ARENA_LEN, "arena_len")?;
+        let len = self.m.builder.build_int_z_extend(len, i64t, "arena_len64")?;
+        let outside = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, len, "out_of_arena")?;
+        self.trap_if(outside, TrapCode::IndexOutOfBounds)?;
+        byte_offset(&self.m.builder, ctx, self.arena, at)
+    }
+
+    /// `Load*AtAbsolute`: `[addr] -> [value]`. `Bool` stands for the
+    /// unsigned byte load, which pushes an `i32`.
+    pub(crate) fn load_absolute(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
+        let base = self.pop_int()?;
+        let addr = self.arena_addr(base, offset, width_of(ty))?;
+        let value = if ty == IrType::Bool {
+            let byte = self.m.builder.build_load(self.m.ctx.i8_type(), addr, "byte")?;
+            set_align(byte, 1)?;
+            self.m.builder.build_int_z_extend(byte.into_int_value(), self.m.ctx.i32_type(), "byte32")?.into()
+        } else {
+            self.load_typed(addr, ty)?
+        };
+        self.push(value);
+        Ok(())
+    }
+
+    /// `Store*AtAbsolute`: `[addr, value] -> []`.
+    pub(crate) fn store_absolute(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
+        let value = self.pop()?;
+        let base = self.pop_int()?;
+        let addr = self.arena_addr(base, offset, width_of(ty))?;
+        if ty == IrType::Bool {
+            let v = self.coerce(value, IrType::I32)?.into_int_value();
+            let byte = self.m.builder.build_int_truncate(v, self.m.ctx.i8_type(), "byte")?;
+            let store = self.m.builder.build_store(addr, byte)?;
+            store.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+            return Ok(());
+        }
+        let value = self.coerce(value, ty)?;
+        self.store_typed(addr, value, ty)
+    }
+
+    fn load_typed(&self, addr: PointerValue<'ctx>, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let b = &self.m.builder;
+        Ok(match ty {
+            IrType::Bool => {
+                let byte = b.build_load(ctx.i8_type(), addr, "bool_byte")?;
+                set_align(byte, 1)?;
+                b.build_int_compare(inkwell::IntPredicate::NE, byte.into_int_value(), ctx.i8_type().const_zero(), "bool")?.into()
+            }
+            other => {
+                let v = b.build_load(self.m.llvm_type(other), addr, "load")?;
+                set_align(v, 1)?;
+                v
+            }
+        })
+    }
+
+    fn store_typed(&self, addr: PointerValue<'ctx>, value: BasicValueEnum<'ctx>, ty: IrType) -> Result<(), CodegenError> {
+        let b = &self.m.builder;
+        let value = if ty == IrType::Bool {
+            b.build_int_z_extend(value.into_int_value(), self.m.ctx.i8_type(), "bool_byte")?.into()
+        } else {
+            value
+        };
+        let store = b.build_store(addr, value)?;
+        store.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Bump-allocate `size` bytes of scratch (8-aligned); returns the arena offset.
+    pub(crate) fn alloc_scratch(&mut self, size: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let i64t = ctx.i64_type();
+        let cursor = self.load_state_u32(EntryState::OFFSET_SCRATCH_CURSOR, "scratch")?;
+        let b = &self.m.builder;
+        let cursor64 = b.build_int_z_extend(cursor, i64t, "scratch64")?;
+        let aligned = b.build_int_add(cursor64, i64t.const_int(7, false), "align_up")?;
+        let aligned = b.build_and(aligned, i64t.const_int(!7u64, false), "aligned")?;
+        let size64 = b.build_int_z_extend(size, i64t, "size64")?;
+        let end = b.build_int_add(aligned, size64, "scratch_end")?;
+        let len = self.load_state_u32(EntryState::OFFSET_ARENA_LEN, "arena_len")?;
+        let len = self.m.builder.build_int_z_extend(len, i64t, "arena_len64")?;
+        let full = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, len, "scratch_full")?;
+        self.trap_if(full, TrapCode::ScratchExhausted)?;
+        let b = &self.m.builder;
+        let end32 = b.build_int_truncate(end, ctx.i32_type(), "end32")?;
+        self.store_state(EntryState::OFFSET_SCRATCH_CURSOR, end32)?;
+        Ok(self.m.builder.build_int_truncate(aligned, ctx.i32_type(), "scratch_ptr")?)
+    }
+}
+
+fn set_align(value: BasicValueEnum<'_>, align: u32) -> Result<(), CodegenError> {
+    if let Some(inst) = value.as_instruction_value() {
+        inst.set_alignment(align).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Let slots of IR types with the same LLVM representation are shared.
+fn slot_class(ty: IrType) -> u8 {
+    match ty {
+        IrType::I64 => 0,
+        IrType::F64 => 1,
+        IrType::Bool => 2,
+        _ => 3,
+    }
+}

@@ -1,0 +1,370 @@
+//! Relon IR (`relon_ir::ir::Module`) to an LLVM module.
+//!
+//! One [`ModuleEmitter`] owns the LLVM context objects for a module; one
+//! [`func::FuncEmitter`] turns one IR function's stack-machine body into
+//! SSA. The op families live in their own files: [`arith`] (numbers and
+//! comparisons), [`control`] (structured control flow and traps),
+//! [`memory`] (locals, buffer fields, arena loads and stores, scratch),
+//! [`calls`] (IR calls, host calls, closures).
+//!
+//! Every emitted function takes two implicit leading parameters, the
+//! [`EntryState`](relon_runtime_contract::EntryState) pointer and the arena
+//! base, followed by the IR function's own parameters. The one exported
+//! symbol is [`ENTRY_SYMBOL`](relon_runtime_contract::ENTRY_SYMBOL), a
+//! wrapper that reads the buffer bounds from the state and calls `#main`.
+//!
+//! The code generator never guesses: an op outside the supported set is
+//! refused with its name and source line ([`CodegenError::UnsupportedOp`]).
+
+pub mod arith;
+pub mod calls;
+pub mod control;
+pub mod func;
+pub mod memory;
+
+use std::collections::{BTreeSet, HashMap};
+
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
+use inkwell::values::FunctionValue;
+use inkwell::OptimizationLevel;
+use relon_ir::ir::{IrType, Op, TaggedOp};
+use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, ENTRY_TRAPPED, EntryState, TrapSite};
+
+/// How host calls (`Op::CallNative`) are bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldMode {
+    /// Every host function is a direct call to a known symbol, linked
+    /// and inlined later. `symbols[i]` is the symbol of `Module::imports[i]`.
+    ClosedWorld {
+        /// Symbol per import, in import order.
+        symbols: Vec<String>,
+    },
+}
+
+/// What the code generator needs to know besides the IR.
+#[derive(Debug, Clone)]
+pub struct CodegenOptions {
+    /// Host-call binding.
+    pub world: WorldMode,
+    /// LLVM target triple.
+    pub target_triple: String,
+    /// `target-cpu` for every emitted function (same as the host crate's).
+    pub target_cpu: String,
+    /// `target-features` for every emitted function; empty for the cpu's defaults.
+    pub target_features: String,
+    /// Capability bits granted at compile time (closed world).
+    pub granted_caps: BTreeSet<u32>,
+    /// Emit step-budget checks at function entries and loop heads.
+    pub fuel: bool,
+    /// Emit call-depth checks at function entries.
+    pub depth_limit: bool,
+}
+
+impl CodegenOptions {
+    /// Defaults for a closed-world build on this machine's triple.
+    pub fn closed_world(symbols: Vec<String>, target_cpu: &str) -> CodegenOptions {
+        CodegenOptions {
+            world: WorldMode::ClosedWorld { symbols },
+            target_triple: TargetMachine::get_default_triple().as_str().to_string_lossy().into_owned(),
+            target_cpu: target_cpu.to_string(),
+            target_features: String::new(),
+            granted_caps: BTreeSet::new(),
+            fuel: true,
+            depth_limit: true,
+        }
+    }
+}
+
+/// Why a module could not be emitted.
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// The op is outside what the code generator supports.
+    #[error("unsupported op `{op}` at line {line}, column {column} (in {function}); this program cannot be compiled by the LLVM back end yet")]
+    UnsupportedOp {
+        /// Variant name of the op.
+        op: String,
+        /// 1-based source line.
+        line: u32,
+        /// 1-based source column.
+        column: u32,
+        /// IR function it sits in.
+        function: String,
+    },
+    /// A gated host function was called without the capability granted.
+    #[error("host function `{function}` needs capability `{capability}` at line {line}, which this build does not grant; pass `--grant {capability}`")]
+    CapabilityNotGranted {
+        /// The host function.
+        function: String,
+        /// The capability name.
+        capability: String,
+        /// 1-based source line.
+        line: u32,
+    },
+    /// The IR broke a rule the code generator relies on (a lowering bug).
+    #[error("malformed IR in {function} at line {line}: {detail}")]
+    MalformedIr {
+        /// IR function.
+        function: String,
+        /// 1-based source line.
+        line: u32,
+        /// What was wrong.
+        detail: String,
+    },
+    /// LLVM rejected something.
+    #[error("LLVM: {0}")]
+    Llvm(String),
+}
+
+impl From<inkwell::builder::BuilderError> for CodegenError {
+    fn from(e: inkwell::builder::BuilderError) -> Self {
+        CodegenError::Llvm(e.to_string())
+    }
+}
+
+/// A function of the combined IR index space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FuncRef {
+    /// `relon_ir::builtin_stdlib()[i]`.
+    Stdlib(u32),
+    /// `Module::funcs[i]`.
+    Module(u32),
+}
+
+/// The result of emitting a module.
+pub struct EmittedModule<'ctx> {
+    /// The LLVM module, verified.
+    pub module: Module<'ctx>,
+    /// Source positions of trap sites, indexed by `EntryState::trap_site`.
+    pub trap_sites: Vec<TrapSite>,
+    /// One entry per `Op::CallNative` site: (IR function name, host symbol, source line).
+    pub host_call_sites: Vec<HostCallSite>,
+}
+
+/// One `Op::CallNative` in the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCallSite {
+    /// LLVM name of the emitted function holding the call.
+    pub caller: String,
+    /// Host symbol called.
+    pub symbol: String,
+    /// 1-based line and column of the call in the source.
+    pub line: u32,
+    /// Column.
+    pub column: u32,
+}
+
+/// Owns the LLVM objects while one IR module is emitted.
+pub struct ModuleEmitter<'ctx, 'ir> {
+    pub(crate) ctx: &'ctx Context,
+    pub(crate) module: Module<'ctx>,
+    pub(crate) builder: Builder<'ctx>,
+    pub(crate) ir: &'ir relon_ir::ir::Module,
+    pub(crate) options: &'ir CodegenOptions,
+    pub(crate) functions: HashMap<FuncRef, FunctionValue<'ctx>>,
+    pub(crate) pending: Vec<FuncRef>,
+    pub(crate) trap_sites: Vec<TrapSite>,
+    pub(crate) host_call_sites: Vec<HostCallSite>,
+    pub(crate) function_attributes: Vec<Attribute>,
+}
+
+/// Emit `ir` (with entry `ir.entry_func_index`) as an LLVM module.
+pub fn emit_module<'ctx>(
+    ctx: &'ctx Context,
+    name: &str,
+    ir: &relon_ir::ir::Module,
+    options: &CodegenOptions,
+) -> Result<EmittedModule<'ctx>, CodegenError> {
+    let entry_index = ir.entry_func_index.ok_or_else(|| CodegenError::MalformedIr {
+        function: "<module>".into(),
+        line: 0,
+        detail: "the module has no #main entry".into(),
+    })?;
+    let module = ctx.create_module(name);
+    let machine = target_machine(options)?;
+    module.set_triple(&TargetTriple::create(&options.target_triple));
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
+    let mut emitter = ModuleEmitter {
+        ctx,
+        module,
+        builder: ctx.create_builder(),
+        ir,
+        options,
+        functions: HashMap::new(),
+        pending: Vec::new(),
+        trap_sites: Vec::new(),
+        host_call_sites: Vec::new(),
+        function_attributes: Vec::new(),
+    };
+    emitter.function_attributes = emitter.rustc_compatible_attributes();
+    let main = emitter.declare(FuncRef::Module(entry_index as u32))?;
+    while let Some(func) = emitter.pending.pop() {
+        emitter.emit_function(func)?;
+    }
+    emitter.emit_entry_wrapper(main)?;
+    emitter
+        .module
+        .verify()
+        .map_err(|e| CodegenError::Llvm(format!("emitted module does not verify: {}", e.to_string_lossy())))?;
+    Ok(EmittedModule {
+        module: emitter.module,
+        trap_sites: emitter.trap_sites,
+        host_call_sites: emitter.host_call_sites,
+    })
+}
+
+/// A target machine for `options` (also used for object emission).
+pub fn target_machine(options: &CodegenOptions) -> Result<TargetMachine, CodegenError> {
+    Target::initialize_native(&InitializationConfig::default()).map_err(CodegenError::Llvm)?;
+    let triple = TargetTriple::create(&options.target_triple);
+    let target = Target::from_triple(&triple).map_err(|e| CodegenError::Llvm(e.to_string_lossy().into_owned()))?;
+    target
+        .create_target_machine(
+            &triple,
+            &options.target_cpu,
+            &options.target_features,
+            OptimizationLevel::Aggressive,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
+        .ok_or_else(|| CodegenError::Llvm(format!("no target machine for cpu `{}`", options.target_cpu)))
+}
+
+impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
+    /// The function attributes rustc puts on its own functions, so the
+    /// inliner sees compatible callers and callees.
+    fn rustc_compatible_attributes(&self) -> Vec<Attribute> {
+        let mut attrs = vec![
+            self.ctx.create_string_attribute("target-cpu", &self.options.target_cpu),
+            self.ctx.create_string_attribute("probe-stack", "inline-asm"),
+            self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("nonlazybind"), 0),
+            // uwtable(async): a host panic unwinds through emitted frames.
+            self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
+        ];
+        if !self.options.target_features.is_empty() {
+            attrs.push(self.ctx.create_string_attribute("target-features", &self.options.target_features));
+        }
+        attrs
+    }
+
+    pub(crate) fn apply_function_attributes(&self, function: FunctionValue<'ctx>) {
+        for attr in &self.function_attributes {
+            function.add_attribute(AttributeLoc::Function, *attr);
+        }
+    }
+
+    /// LLVM type of an IR value. Pointers into the arena are `i32` offsets.
+    pub(crate) fn llvm_type(&self, ty: IrType) -> BasicTypeEnum<'ctx> {
+        match ty {
+            IrType::I64 => self.ctx.i64_type().into(),
+            IrType::F64 => self.ctx.f64_type().into(),
+            IrType::Bool => self.ctx.bool_type().into(),
+            _ => self.ctx.i32_type().into(),
+        }
+    }
+
+    /// Signature of an IR function: `(state, arena, params...) -> ret`.
+    pub(crate) fn signature(&self, func: FuncRef) -> (String, Vec<IrType>, IrType, &'ir [TaggedOp]) {
+        match func {
+            FuncRef::Stdlib(i) => {
+                let f = &relon_ir::builtin_stdlib()[i as usize];
+                (format!("relon.std.{}", f.name), f.params.clone(), f.ret, f.body().as_slice())
+            }
+            FuncRef::Module(i) => {
+                let f = &self.ir.funcs[i as usize];
+                (format!("relon.fn{i}.{}", f.name), f.params.clone(), f.ret, f.body.as_slice())
+            }
+        }
+    }
+
+    /// Resolve a combined `Op::Call` index.
+    pub(crate) fn resolve_call_index(&self, fn_index: u32) -> Option<FuncRef> {
+        let stdlib = relon_ir::stdlib_function_count();
+        if fn_index < stdlib {
+            Some(FuncRef::Stdlib(fn_index))
+        } else {
+            let i = fn_index - stdlib;
+            ((i as usize) < self.ir.funcs.len()).then_some(FuncRef::Module(i))
+        }
+    }
+
+    /// The LLVM function for `func`, declared (and queued for emission) on first use.
+    pub(crate) fn declare(&mut self, func: FuncRef) -> Result<FunctionValue<'ctx>, CodegenError> {
+        if let Some(f) = self.functions.get(&func) {
+            return Ok(*f);
+        }
+        let (name, params, ret, _) = self.signature(func);
+        let ptr = self.ctx.ptr_type(Default::default());
+        let mut arg_types: Vec<BasicMetadataTypeEnum> = vec![ptr.into(), ptr.into()];
+        arg_types.extend(params.iter().map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))));
+        let fn_type = self.llvm_type(ret).fn_type(&arg_types, false);
+        let function = self.module.add_function(&name, fn_type, Some(Linkage::Internal));
+        self.apply_function_attributes(function);
+        let noalias = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
+        function.add_attribute(AttributeLoc::Param(0), noalias);
+        self.functions.insert(func, function);
+        self.pending.push(func);
+        Ok(function)
+    }
+
+    fn emit_function(&mut self, func: FuncRef) -> Result<(), CodegenError> {
+        let function = self.functions[&func];
+        let (name, params, ret, body) = self.signature(func);
+        let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32);
+        let mut emitter = func::FuncEmitter::new(self, function, name, params, ret, is_entry)?;
+        emitter.emit_function_body(body)
+    }
+
+    /// `u32 relon_entry(EntryState*)`: load the buffer bounds, call `#main`,
+    /// report whether it trapped.
+    fn emit_entry_wrapper(&mut self, main: FunctionValue<'ctx>) -> Result<(), CodegenError> {
+        let ctx = self.ctx;
+        let i32t = ctx.i32_type();
+        let ptr = ctx.ptr_type(Default::default());
+        let wrapper = self.module.add_function(ENTRY_SYMBOL, i32t.fn_type(&[ptr.into()], false), Some(Linkage::External));
+        self.apply_function_attributes(wrapper);
+        let bb = ctx.append_basic_block(wrapper, "entry");
+        self.builder.position_at_end(bb);
+        let state = wrapper.get_first_param().ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?.into_pointer_value();
+        let b = &self.builder;
+        let field = |offset: usize, ty: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
+            let addr = memory::byte_offset(b, ctx, state, ctx.i64_type().const_int(offset as u64, false))?;
+            Ok(b.build_load(ty, addr, name)?)
+        };
+        let arena = field(EntryState::OFFSET_ARENA, ptr.into(), "arena")?;
+        let in_off = field(EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
+        let in_len = field(EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
+        let out_off = field(EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
+        let out_cap = field(EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
+        let caps = field(EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
+        let main_params = main.count_params() as usize;
+        let mut args = vec![state.into(), arena.into(), in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()];
+        args.truncate(main_params);
+        b.build_call(main, &args, "")?;
+        let code = field(EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
+        let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;
+        let status = b.build_select(trapped, i32t.const_int(ENTRY_TRAPPED as u64, false), i32t.const_int(ENTRY_OK as u64, false), "status")?;
+        b.build_return(Some(&status))?;
+        Ok(())
+    }
+
+    /// Record a trap site and return its index.
+    pub(crate) fn trap_site(&mut self, line: u32, column: u32) -> u32 {
+        let site = TrapSite { line, column };
+        if let Some(i) = self.trap_sites.iter().position(|s| *s == site) {
+            return i as u32;
+        }
+        self.trap_sites.push(site);
+        (self.trap_sites.len() - 1) as u32
+    }
+}
+
+/// Variant name of an op, for messages.
+pub fn op_name(op: &Op) -> String {
+    let debug = format!("{op:?}");
+    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_string()
+}

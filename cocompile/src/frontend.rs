@@ -1,0 +1,251 @@
+//! `.relon` source to Relon IR, with the host functions declared to the
+//! analyzer and every failure kept with its source span.
+//!
+//! Runs the same three steps as `relon_ir::compile` (parse, analyze,
+//! lower) but keeps the parser's and the analyzer's diagnostics, so the
+//! CLI can show them with their spans. Also derives the `#main` layout the
+//! runtime needs ([`MainLayout`]) through `relon_abi`, the same layout the
+//! lowering used for its field offsets.
+
+use std::collections::{HashMap, HashSet};
+
+use miette::{NamedSource, SourceSpan};
+use relon_abi::schema_canonical::{Schema, TypeRepr};
+use relon_analyzer::{AnalyzeOptions, Capabilities, FnParam, FnSignature, NativeFnGate, Severity};
+use relon_bitcode::HostFnDecl;
+use relon_cap::CapabilityBit;
+use relon_ir::lowering::LoweredEntry;
+use relon_runtime_contract::ScalarType;
+
+/// A lowered program and the layout of its `#main` records.
+#[derive(Debug)]
+pub struct LoweredProgram {
+    /// The IR and the schemas.
+    pub lowered: LoweredEntry,
+    /// Where each parameter and the result live.
+    pub layout: MainLayout,
+}
+
+/// One scalar slot of the input or output record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotLayout {
+    /// Field name.
+    pub name: String,
+    /// Its type.
+    pub ty: ScalarType,
+    /// Byte offset in the record.
+    pub offset: u32,
+}
+
+/// The `#main` records: parameters in, result out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainLayout {
+    /// Parameters in declaration order.
+    pub params: Vec<SlotLayout>,
+    /// Size of the input record.
+    pub in_len: u32,
+    /// The result.
+    pub result: SlotLayout,
+    /// Size of the output record.
+    pub out_len: u32,
+}
+
+/// Why a source could not be lowered.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FrontendError {
+    /// The parser rejected the source.
+    #[error("{file} does not parse: {message}")]
+    #[diagnostic(code(relon::parse), help("fix the syntax at the marked position"))]
+    Parse {
+        /// File name.
+        file: String,
+        /// The parser's message.
+        message: String,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// Where it went wrong.
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+    /// The analyzer reported errors.
+    #[error("{file} does not type-check: {count} error(s)")]
+    #[diagnostic(code(relon::analyze))]
+    Analyze {
+        /// File name.
+        file: String,
+        /// Number of errors.
+        count: usize,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// Each error with its span.
+        #[related]
+        diagnostics: Vec<relon_analyzer::Diagnostic>,
+    },
+    /// Lowering to IR failed.
+    #[error("{file} cannot be lowered to IR: {message}")]
+    #[diagnostic(code(relon::lower), help("this construct is outside what compiled back ends support; the tree-walk evaluator runs it"))]
+    Lowering {
+        /// File name.
+        file: String,
+        /// The lowering's message.
+        message: String,
+    },
+    /// A `#main` parameter or result type is outside the scalar slice.
+    #[error("{file}: `#main` {what} `{name}` has type {ty}; the static binary takes and returns Int, Float and Bool")]
+    #[diagnostic(code(relon::main_type))]
+    UnsupportedMainType {
+        /// File name.
+        file: String,
+        /// "parameter" or "result".
+        what: &'static str,
+        /// Field name.
+        name: String,
+        /// The type.
+        ty: String,
+    },
+    /// A host function declares a capability Relon does not know.
+    #[error("host function `{function}` declares unknown capability `{capability}` (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)")]
+    #[diagnostic(code(relon::host_capability))]
+    UnknownCapability {
+        /// The host function.
+        function: String,
+        /// The capability.
+        capability: String,
+    },
+}
+
+/// Parse, analyze and lower `source`, with `host_fns` declared.
+pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result<LoweredProgram, FrontendError> {
+    let named = || NamedSource::new(file, source.to_string());
+    let ast = relon_parser::parse_document(source).map_err(|e| FrontendError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+        source_code: named(),
+        span: e.source_span(),
+    })?;
+    let options = analyze_options(host_fns)?;
+    let analyzed = relon_analyzer::analyze_with_options(&ast, &options);
+    let errors: Vec<_> = analyzed.diagnostics.iter().filter(|d| d.severity() == Severity::Error).cloned().collect();
+    if !errors.is_empty() {
+        return Err(FrontendError::Analyze { file: file.to_string(), count: errors.len(), source_code: named(), diagnostics: errors });
+    }
+    let lowered = relon_ir::lower_workspace_single(&analyzed, &ast)
+        .map_err(|e| FrontendError::Lowering { file: file.to_string(), message: e.to_string() })?;
+    let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
+    Ok(LoweredProgram { lowered, layout })
+}
+
+/// Analyzer options for a compiled back end with these host functions.
+pub fn analyze_options(host_fns: &[HostFnDecl]) -> Result<AnalyzeOptions, FrontendError> {
+    let mut names = HashSet::new();
+    let mut signatures = HashMap::new();
+    let mut pure = HashSet::new();
+    let mut gates = HashMap::new();
+    for f in host_fns {
+        names.insert(f.name.clone());
+        let params = f
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| FnParam { name: format!("_{i}"), ty: relon_analyzer::type_node_simple(t.relon_name()), optional: false })
+            .collect();
+        signatures.insert(
+            f.name.clone(),
+            FnSignature {
+                name: f.name.clone(),
+                generics: Vec::new(),
+                params,
+                return_type: relon_analyzer::type_node_simple(f.returns.relon_name()),
+                variadic_tail: None,
+            },
+        );
+        match &f.capability {
+            None => {
+                pure.insert(f.name.clone());
+            }
+            Some(cap) => {
+                let bit = capability_from_name(cap).ok_or_else(|| FrontendError::UnknownCapability {
+                    function: f.name.clone(),
+                    capability: cap.clone(),
+                })?;
+                let mut gate = NativeFnGate::default();
+                gate.require(bit);
+                gates.insert(f.name.clone(), gate);
+            }
+        }
+    }
+    // Every capability is visible to the analyzer; the grant decision is
+    // made by the code generator (closed world: at compile time).
+    let mut caps = Capabilities::default();
+    for bit in ALL_CAPABILITIES {
+        caps.grant(bit);
+    }
+    Ok(AnalyzeOptions {
+        host_fn_names: names,
+        host_fn_signatures: signatures,
+        host_fn_pure: pure,
+        host_fn_gates: gates,
+        caps,
+        standalone_capability_check: true,
+        ..AnalyzeOptions::default()
+    })
+}
+
+/// Every capability Relon knows, in bit order.
+pub const ALL_CAPABILITIES: [CapabilityBit; 6] = [
+    CapabilityBit::ReadsFs,
+    CapabilityBit::WritesFs,
+    CapabilityBit::Network,
+    CapabilityBit::ReadsClock,
+    CapabilityBit::ReadsEnv,
+    CapabilityBit::UsesRng,
+];
+
+/// The capability spelled `name` (`reads_fs`, `network`, ...).
+pub fn capability_from_name(name: &str) -> Option<CapabilityBit> {
+    ALL_CAPABILITIES.into_iter().find(|c| c.as_str() == name)
+}
+
+fn main_layout(file: &str, main: &Schema, ret: &Schema) -> Result<MainLayout, FrontendError> {
+    let lowering = |message: String| FrontendError::Lowering { file: file.to_string(), message };
+    let in_table = relon_abi::layout::SchemaLayout::offsets_for(main).map_err(|e| lowering(e.to_string()))?;
+    let out_table = relon_abi::layout::SchemaLayout::offsets_for(ret).map_err(|e| lowering(e.to_string()))?;
+    let slot = |what: &'static str, field: &relon_abi::schema_canonical::Field, offset: usize| -> Result<SlotLayout, FrontendError> {
+        let ty = match field.ty {
+            TypeRepr::Int => ScalarType::Int,
+            TypeRepr::Float => ScalarType::Float,
+            TypeRepr::Bool => ScalarType::Bool,
+            ref other => {
+                return Err(FrontendError::UnsupportedMainType {
+                    file: file.to_string(),
+                    what,
+                    name: field.name.clone(),
+                    ty: format!("{other:?}"),
+                });
+            }
+        };
+        Ok(SlotLayout { name: field.name.clone(), ty, offset: offset as u32 })
+    };
+    let params = main
+        .fields
+        .iter()
+        .zip(&in_table.fields)
+        .map(|(f, o)| slot("parameter", f, o.offset))
+        .collect::<Result<Vec<_>, _>>()?;
+    let result = match (ret.fields.as_slice(), out_table.fields.as_slice()) {
+        ([field], [offset]) if ret.name == relon_ir::MAIN_RETURN_SCHEMA_NAME && field.name == relon_ir::RETURN_VALUE_FIELD_NAME => {
+            slot("result", field, offset.offset)?
+        }
+        _ => {
+            return Err(FrontendError::UnsupportedMainType {
+                file: file.to_string(),
+                what: "result",
+                name: ret.name.clone(),
+                ty: "a record".into(),
+            });
+        }
+    };
+    Ok(MainLayout { params, in_len: in_table.root_size as u32, result, out_len: out_table.root_size as u32 })
+}

@@ -1,0 +1,340 @@
+//! Closed world, end to end: a `.relon` file and a Rust host crate to one
+//! statically linked executable.
+//!
+//! 1. front end: lower the source with the host functions declared;
+//! 2. code generation: every `CallNative` a direct call to its host symbol;
+//! 3. host crate to bitcode (`relon-bitcode`), signatures checked;
+//! 4. `llvm-link`, then `opt` (internalize all but `relon_entry`, O3, with
+//!    inliner remarks), then `llc` to an object;
+//! 5. the runner crate links the object with `relon-host-shims` into a
+//!    `+crt-static` executable, moved into place atomically.
+//!
+//! Intermediate files live in a temporary directory that is removed on
+//! every exit path; the output path is only ever written by a rename.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use inkwell::context::Context;
+use relon_bitcode::{HostBuildOptions, HostFnDecl, LlvmTools};
+
+use crate::codegen::{self, CodegenOptions};
+use crate::frontend;
+use crate::host_check::{HostSymbolError, check_host_symbols};
+use crate::inline_report::{InlineDecision, inline_decisions};
+use crate::runner::{RunnerInput, build_runner};
+
+/// Extra forms of the optimized module written next to the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EmitKind {
+    /// Textual LLVM IR (`.ll`).
+    Ll,
+    /// Bitcode (`.bc`).
+    Bc,
+    /// Object file (`.o`).
+    Obj,
+    /// Assembly (`.s`).
+    Asm,
+}
+
+impl EmitKind {
+    /// File extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            EmitKind::Ll => "ll",
+            EmitKind::Bc => "bc",
+            EmitKind::Obj => "o",
+            EmitKind::Asm => "s",
+        }
+    }
+
+    /// Parse `ll`, `bc`, `obj`, `asm`.
+    pub fn parse(s: &str) -> Option<EmitKind> {
+        Some(match s {
+            "ll" => EmitKind::Ll,
+            "bc" => EmitKind::Bc,
+            "obj" => EmitKind::Obj,
+            "asm" => EmitKind::Asm,
+            _ => return None,
+        })
+    }
+}
+
+/// One co-compile.
+#[derive(Debug, Clone)]
+pub struct CocompileRequest {
+    /// The `.relon` program.
+    pub source: PathBuf,
+    /// The host crate (directory or `Cargo.toml`), if the program calls host functions.
+    pub host: Option<PathBuf>,
+    /// Where to write the executable.
+    pub output: PathBuf,
+    /// `target-cpu` for the emitted code and the host crate.
+    pub target_cpu: String,
+    /// Extra forms of the optimized module to write next to the output.
+    pub emit: BTreeSet<EmitKind>,
+    /// Capabilities granted to the program.
+    pub grants: Vec<String>,
+    /// Directory for build products that outlive one run (host and runner builds).
+    pub build_dir: PathBuf,
+}
+
+/// What a successful co-compile produced.
+#[derive(Debug)]
+pub struct CocompileOutcome {
+    /// The executable.
+    pub output: PathBuf,
+    /// Files written by `--emit`.
+    pub emitted: Vec<PathBuf>,
+    /// The inliner's decision at every host call site.
+    pub inlining: Vec<InlineDecision>,
+    /// Time per pipeline stage.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+/// Why a co-compile failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PipelineError {
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The source does not compile.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] frontend::FrontendError),
+    /// The host crate's declarations are unreadable.
+    #[error(transparent)]
+    HostManifest(#[from] relon_bitcode::HostManifestError),
+    /// The host crate does not build or has no bitcode.
+    #[error(transparent)]
+    HostBuild(#[from] relon_bitcode::HostBuildError),
+    /// An LLVM tool is missing or failed.
+    #[error(transparent)]
+    Tools(#[from] relon_bitcode::ToolError),
+    /// Code generation refused the program.
+    #[error(transparent)]
+    Codegen(#[from] codegen::CodegenError),
+    /// The host crate does not define what it declares.
+    #[error("the host crate does not match its declarations:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    HostSymbols(Vec<HostSymbolError>),
+    /// A called host function needs a capability the build does not grant.
+    #[error("host function `{function}` needs capability `{capability}`, which this build does not grant; pass `--grant {capability}` if the program may use it")]
+    CapabilityNotGranted {
+        /// The host function.
+        function: String,
+        /// The capability.
+        capability: String,
+    },
+    /// `--grant` names no capability.
+    #[error("unknown capability `{0}` in --grant (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)")]
+    UnknownGrant(String),
+    /// The program calls host functions but no host crate was given.
+    #[error("the program calls host function `{0}` but no host crate was given; pass `--host <dir>`")]
+    NoHostCrate(String),
+    /// Linking the executable failed.
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+}
+
+/// The Rust target triple of this machine.
+pub fn host_triple() -> String {
+    inkwell::targets::TargetMachine::get_default_triple().as_str().to_string_lossy().replace("-pc-", "-unknown-")
+}
+
+struct Stopwatch {
+    timings: Vec<(&'static str, Duration)>,
+    last: Instant,
+}
+
+impl Stopwatch {
+    fn lap(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        self.timings.push((stage, now - self.last));
+        self.last = now;
+    }
+}
+
+/// Run the whole closed-world pipeline.
+pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineError> {
+    let mut clock = Stopwatch { timings: Vec::new(), last: Instant::now() };
+    let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io { action: "could not read", path: req.source.clone(), source })?;
+    let source_name = req.source.file_name().map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
+    let (host, decls) = match &req.host {
+        Some(dir) => {
+            let host = relon_bitcode::read_host_crate(dir)?;
+            let decls = host.functions.clone();
+            (Some(host), decls)
+        }
+        None => (None, Vec::new()),
+    };
+    let granted = grant_bits(&req.grants)?;
+
+    let program = frontend::lower_source(&source_name, &source, &decls)?;
+    let imports = &program.lowered.module.imports;
+    let used: Vec<&HostFnDecl> = imports
+        .iter()
+        .map(|i| decls.iter().find(|d| d.name == i.name).ok_or_else(|| PipelineError::NoHostCrate(i.name.clone())))
+        .collect::<Result<_, _>>()?;
+    check_grants(&used, &granted)?;
+    clock.lap("front end");
+
+    let ctx = Context::create();
+    let mut options = CodegenOptions::closed_world(used.iter().map(|d| d.symbol.clone()).collect(), &req.target_cpu);
+    options.granted_caps = granted;
+    let emitted = codegen::emit_module(&ctx, &source_name, &program.lowered.module, &options)?;
+    clock.lap("code generation");
+
+    let tools = LlvmTools::discover()?;
+    std::fs::create_dir_all(&req.build_dir).map_err(|source| PipelineError::Io { action: "could not create", path: req.build_dir.clone(), source })?;
+    let work = tempfile::Builder::new()
+        .prefix("cocompile-")
+        .tempdir_in(&req.build_dir)
+        .map_err(|source| PipelineError::Io { action: "could not create a work directory in", path: req.build_dir.clone(), source })?;
+    let app_bc = work.path().join("app.bc");
+    if !emitted.module.write_bitcode_to_path(&app_bc) {
+        return Err(PipelineError::Io { action: "could not write", path: app_bc, source: std::io::Error::other("LLVM refused") });
+    }
+
+    let mut link_inputs = vec![app_bc];
+    if let Some(host) = &host {
+        let bitcode = relon_bitcode::build_host_crate(
+            host,
+            &HostBuildOptions {
+                target_dir: req.build_dir.join("host-target"),
+                bitcode_dir: work.path().join("host-bc"),
+                target_cpu: req.target_cpu.clone(),
+                target_triple: host_triple(),
+            },
+        )?;
+        clock.lap("host crate to bitcode");
+        let host_bc = work.path().join("host.bc");
+        tools.link(&bitcode.modules, &host_bc)?;
+        check_host_symbols(&host_bc, &decls, &host.manifest_path.display().to_string()).map_err(PipelineError::HostSymbols)?;
+        link_inputs.push(host_bc);
+        clock.lap("host link and check");
+    }
+    let linked = work.path().join("linked.bc");
+    tools.link(&link_inputs, &linked)?;
+    clock.lap("llvm-link");
+
+    let optimized = work.path().join("optimized.bc");
+    let remarks = work.path().join("remarks.yaml");
+    let mut opt = Command::new(&tools.opt);
+    opt.arg(format!("-passes=internalize,default<O3>"))
+        .arg(format!("-internalize-public-api-list={}", relon_runtime_contract::ENTRY_SYMBOL))
+        .arg(format!("-mcpu={}", req.target_cpu))
+        .arg("-pass-remarks-filter=inline")
+        .arg("-pass-remarks-output")
+        .arg(&remarks)
+        .arg(&linked)
+        .arg("-o")
+        .arg(&optimized);
+    relon_bitcode::tools::run(opt)?;
+    clock.lap("opt (internalize, O3)");
+
+    let object = work.path().join("app.o");
+    relon_bitcode::tools::run(llc(&tools, &req.target_cpu, "obj", &optimized, &object))?;
+    clock.lap("llc");
+
+    let optimized_ll = work.path().join("optimized.ll");
+    let mut dis = Command::new(&tools.llvm_dis);
+    dis.arg(&optimized).arg("-o").arg(&optimized_ll);
+    relon_bitcode::tools::run(dis)?;
+    let optimized_text = std::fs::read_to_string(&optimized_ll).map_err(|source| PipelineError::Io { action: "could not read", path: optimized_ll.clone(), source })?;
+    let inlining = inline_decisions(&emitted.host_call_sites, &remarks, &optimized_text);
+
+    let binary = build_runner(&RunnerInput {
+        build_dir: &req.build_dir,
+        output: &req.output,
+        object: &object,
+        source_name: &source_name,
+        layout: &program.layout,
+        trap_sites: &emitted.trap_sites,
+        target_triple: &host_triple(),
+        target_cpu: &req.target_cpu,
+    })?;
+    clock.lap("static link");
+
+    let mut written = Vec::new();
+    for kind in &req.emit {
+        let from = match kind {
+            EmitKind::Ll => optimized_ll.clone(),
+            EmitKind::Bc => optimized.clone(),
+            EmitKind::Obj => object.clone(),
+            EmitKind::Asm => {
+                let asm = work.path().join("app.s");
+                relon_bitcode::tools::run(llc(&tools, &req.target_cpu, "asm", &optimized, &asm))?;
+                asm
+            }
+        };
+        let mut name = req.output.as_os_str().to_owned();
+        name.push(".");
+        name.push(kind.extension());
+        let to = PathBuf::from(name);
+        place_atomically(&from, &to, work.path())?;
+        written.push(to);
+    }
+    place_atomically(&binary, &req.output, work.path())?;
+    clock.lap("write outputs");
+    Ok(CocompileOutcome { output: req.output.clone(), emitted: written, inlining, timings: clock.timings })
+}
+
+fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new(&tools.llc);
+    cmd.arg("-O3")
+        .arg(format!("-filetype={filetype}"))
+        .arg("-relocation-model=pic")
+        .arg(format!("-mcpu={cpu}"))
+        .arg(input)
+        .arg("-o")
+        .arg(output);
+    cmd
+}
+
+fn grant_bits(grants: &[String]) -> Result<BTreeSet<u32>, PipelineError> {
+    grants
+        .iter()
+        .map(|g| frontend::capability_from_name(g).map(|c| c.bit_index()).ok_or_else(|| PipelineError::UnknownGrant(g.clone())))
+        .collect()
+}
+
+fn check_grants(used: &[&HostFnDecl], granted: &BTreeSet<u32>) -> Result<(), PipelineError> {
+    for decl in used {
+        if let Some(cap) = &decl.capability {
+            let bit = frontend::capability_from_name(cap).map(|c| c.bit_index());
+            if !bit.is_some_and(|b| granted.contains(&b)) {
+                return Err(PipelineError::CapabilityNotGranted { function: decl.name.clone(), capability: cap.clone() });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copy `from` next to `to` and rename it over `to`, so `to` is either the
+/// old file or the complete new one, never a partial write.
+fn place_atomically(from: &Path, to: &Path, _work: &Path) -> Result<(), PipelineError> {
+    let parent = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PipelineError::Io { action, path, source }
+    };
+    std::fs::create_dir_all(&parent).map_err(io("could not create the output directory", &parent))?;
+    let staged = tempfile::Builder::new().prefix(".relon-out-").tempfile_in(&parent).map_err(io("could not write into", &parent))?;
+    std::fs::copy(from, staged.path()).map_err(io("could not write", staged.path()))?;
+    let permissions = std::fs::metadata(from).map_err(io("could not read", from))?.permissions();
+    std::fs::set_permissions(staged.path(), permissions).map_err(io("could not set permissions on", staged.path()))?;
+    staged.persist(to).map_err(|e| PipelineError::Io { action: "could not write", path: to.to_path_buf(), source: e.error })?;
+    Ok(())
+}

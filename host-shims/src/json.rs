@@ -1,0 +1,157 @@
+//! JSON conventions of the executable.
+//!
+//! - `Int`: a JSON integer in the i64 range (exact beyond 2^53).
+//! - `Float`: a JSON number (an integer is accepted and converted), or
+//!   one of the strings `"NaN"`, `"Infinity"`, `"-Infinity"`; `-0.0` keeps
+//!   its sign. Results print the same way: the shortest decimal that reads
+//!   back to the same bits, with a `.0` when it has no fraction.
+//! - `Bool`: `true` or `false`.
+
+use relon_runtime_contract::{ProgramDesc, ScalarType};
+use serde_json::Value as Json;
+
+/// One scalar argument or result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScalarValue {
+    /// Relon `Int`.
+    Int(i64),
+    /// Relon `Float`.
+    Float(f64),
+    /// Relon `Bool`.
+    Bool(bool),
+}
+
+/// Parse the `#main` arguments object into parameter order.
+pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarValue>, String> {
+    let json: Json = serde_json::from_str(text.trim()).map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
+    let Json::Object(map) = json else {
+        return Err(format!("the arguments must be a JSON object like {{\"{}\": ...}}, found {}", program.params.first().map_or("name", |p| p.name), kind_of(&json)));
+    };
+    if let Some(extra) = map.keys().find(|k| !program.params.iter().any(|p| p.name == k.as_str())) {
+        let expected: Vec<&str> = program.params.iter().map(|p| p.name).collect();
+        return Err(format!("unexpected argument `{extra}`; #main takes ({})", expected.join(", ")));
+    }
+    program
+        .params
+        .iter()
+        .map(|p| {
+            let value = map.get(p.name).ok_or_else(|| format!("missing argument `{}` ({})", p.name, p.ty.relon_name()))?;
+            parse_scalar(value, p.ty).map_err(|why| format!("argument `{}`: {why}", p.name))
+        })
+        .collect()
+}
+
+/// Parse one value of type `ty`.
+pub fn parse_scalar(value: &Json, ty: ScalarType) -> Result<ScalarValue, String> {
+    match (ty, value) {
+        (ScalarType::Int, Json::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(ScalarValue::Int(i)),
+            None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => Err(format!("{n} is outside the Int range (-2^63 ..= 2^63-1)")),
+            None => Err(format!("expected an Int, found the Float {n}")),
+        },
+        (ScalarType::Float, Json::Number(n)) => n.as_f64().map(ScalarValue::Float).ok_or_else(|| format!("{n} is not a Float")),
+        (ScalarType::Float, Json::String(s)) => match s.as_str() {
+            "NaN" => Ok(ScalarValue::Float(f64::NAN)),
+            "Infinity" => Ok(ScalarValue::Float(f64::INFINITY)),
+            "-Infinity" => Ok(ScalarValue::Float(f64::NEG_INFINITY)),
+            _ => Err(format!("expected a Float, found the string {s:?} (only \"NaN\", \"Infinity\" and \"-Infinity\" are accepted as strings)")),
+        },
+        (ScalarType::Bool, Json::Bool(b)) => Ok(ScalarValue::Bool(*b)),
+        (ty, other) => Err(format!("expected {} {}, found {}", article(ty), ty.relon_name(), kind_of(other))),
+    }
+}
+
+/// Format a result.
+pub fn format_value(value: ScalarValue) -> String {
+    match value {
+        ScalarValue::Int(i) => i.to_string(),
+        ScalarValue::Bool(b) => b.to_string(),
+        ScalarValue::Float(f) if f.is_nan() => "\"NaN\"".into(),
+        ScalarValue::Float(f) if f.is_infinite() => if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.into(),
+        ScalarValue::Float(f) => {
+            // `{:?}` is Rust's shortest round-trip form and always shows a
+            // fraction or an exponent ("8.0", "1e300", "-0.0").
+            format!("{f:?}")
+        }
+    }
+}
+
+fn article(ty: ScalarType) -> &'static str {
+    match ty {
+        ScalarType::Int => "an",
+        _ => "a",
+    }
+}
+
+fn kind_of(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a Bool",
+        Json::Number(n) if n.is_f64() => "a Float",
+        Json::Number(_) => "an Int",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relon_runtime_contract::FieldDesc;
+
+    static PARAMS: [FieldDesc; 3] = [
+        FieldDesc { name: "n", ty: ScalarType::Int, offset: 0 },
+        FieldDesc { name: "x", ty: ScalarType::Float, offset: 8 },
+        FieldDesc { name: "b", ty: ScalarType::Bool, offset: 16 },
+    ];
+    static PROGRAM: ProgramDesc = ProgramDesc {
+        source_name: "t.relon",
+        params: &PARAMS,
+        in_len: 24,
+        result: FieldDesc { name: "value", ty: ScalarType::Int, offset: 0 },
+        out_len: 8,
+        trap_sites: &[],
+    };
+
+    #[test]
+    fn parses_every_scalar_form() {
+        let args = parse_arguments(r#"{"n": -9223372036854775808, "x": "-Infinity", "b": true}"#, &PROGRAM).unwrap();
+        assert_eq!(args[0], ScalarValue::Int(i64::MIN));
+        assert_eq!(args[1], ScalarValue::Float(f64::NEG_INFINITY));
+        assert_eq!(args[2], ScalarValue::Bool(true));
+        let args = parse_arguments(r#"{"n": 9007199254740993, "x": 2, "b": false}"#, &PROGRAM).unwrap();
+        assert_eq!(args[0], ScalarValue::Int(9007199254740993));
+        assert_eq!(args[1], ScalarValue::Float(2.0));
+        let args = parse_arguments(r#"{"n": 0, "x": -0.0, "b": false}"#, &PROGRAM).unwrap();
+        assert!(matches!(args[1], ScalarValue::Float(f) if f == 0.0 && f.is_sign_negative()));
+    }
+
+    #[test]
+    fn rejects_bad_arguments_naming_them() {
+        let cases = [
+            (r#"{"n": 1, "x": 1.0}"#, "missing argument `b`"),
+            (r#"{"n": 1, "x": 1.0, "b": true, "z": 0}"#, "unexpected argument `z`"),
+            (r#"{"n": 1.5, "x": 1.0, "b": true}"#, "argument `n`"),
+            (r#"{"n": 9223372036854775808, "x": 1.0, "b": true}"#, "outside the Int range"),
+            (r#"{"n": 1, "x": "fast", "b": true}"#, "argument `x`"),
+            (r#"{"n": 1, "x": 1.0, "b": 1}"#, "argument `b`"),
+            (r#"[1, 2]"#, "must be a JSON object"),
+            (r#"{"n": "#, "not valid JSON"),
+        ];
+        for (text, expected) in cases {
+            let err = parse_arguments(text, &PROGRAM).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn formats_floats_so_they_read_back() {
+        assert_eq!(format_value(ScalarValue::Float(8.0)), "8.0");
+        assert_eq!(format_value(ScalarValue::Float(-0.0)), "-0.0");
+        assert_eq!(format_value(ScalarValue::Float(0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(format_value(ScalarValue::Float(f64::NAN)), "\"NaN\"");
+        assert_eq!(format_value(ScalarValue::Float(1e300)), "1e300");
+        assert_eq!(format_value(ScalarValue::Int(i64::MIN)), "-9223372036854775808");
+    }
+}

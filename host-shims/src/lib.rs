@@ -1,0 +1,113 @@
+//! The runtime of every co-compiled Relon executable.
+//!
+//! A generated `main` hands [`run`] the program's description and its entry
+//! function. [`run`] reads the `#main` arguments as a JSON object (first
+//! positional argument, or standard input), lays them into the arena,
+//! calls the entry on a thread with a large stack, and prints the result
+//! as JSON on standard output.
+//!
+//! Exit codes ([`ExitStatus`]): 0 success, 1 runtime error (the Relon
+//! error kind leads the message on standard error), 2 bad input, 3 host
+//! function fault (a panic). Nothing is printed on standard output unless
+//! the program succeeded.
+//!
+//! It owns no code generation and never interprets Relon.
+
+pub mod args;
+pub mod arena;
+pub mod json;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+pub use relon_runtime_contract as contract;
+use relon_runtime_contract::{ENTRY_OK, EntryState, ProgramDesc, TrapCode};
+
+/// The compiled entry: `relon_entry(state) -> status`.
+pub type EntryFn = unsafe extern "C" fn(*mut EntryState) -> u32;
+
+/// Process exit codes of a co-compiled executable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// The result was printed.
+    Success = 0,
+    /// The program stopped with a Relon runtime error.
+    RuntimeError = 1,
+    /// The arguments or flags were malformed.
+    BadInput = 2,
+    /// A host function panicked.
+    HostFault = 3,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// Stack of the thread the entry runs on; deep recursion is bounded by the
+/// depth limit long before it is reached.
+const ENTRY_STACK_BYTES: usize = 1 << 30;
+
+/// Parse the command line, run the program, print the outcome.
+pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
+    let invocation = match args::parse(std::env::args().skip(1), program) {
+        Ok(args::Parsed::Run(inv)) => inv,
+        Ok(args::Parsed::Help(text)) => {
+            print!("{text}");
+            return ExitStatus::Success.into();
+        }
+        Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
+    };
+    let mut arena = arena::Arena::new(program);
+    if let Err(message) = arena.write_params(program, &invocation.arguments) {
+        return fail(ExitStatus::BadInput, &format!("error: {message}"));
+    }
+    let limits = invocation.limits;
+    let outcome = std::thread::Builder::new()
+        .name("relon-main".into())
+        .stack_size(ENTRY_STACK_BYTES)
+        .spawn(move || {
+            let status = arena.call(entry, limits);
+            (arena, status)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
+    match outcome {
+        Ok((arena, status)) if status == ENTRY_OK => {
+            let text = json::format_value(arena.read_result(program));
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                return ExitStatus::BadInput.into();
+            }
+            ExitStatus::Success.into()
+        }
+        Ok((arena, _)) => {
+            let (code, site) = arena.trap();
+            let (kind, message) = match TrapCode::from_u32(code) {
+                Some(trap) => (trap.error_kind(), trap.message().to_string()),
+                None => ("Unsupported", format!("unknown trap code {code}")),
+            };
+            let place = match program.trap_sites.get(site as usize) {
+                Some(s) if s.line > 0 => format!(" at {}:{}:{}", program.source_name, s.line, s.column),
+                _ => String::new(),
+            };
+            fail(ExitStatus::RuntimeError, &format!("error: {kind}: {message}{place}"))
+        }
+        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: a host function panicked: {message}")),
+    }
+}
+
+fn fail(status: ExitStatus, message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+    status.into()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}

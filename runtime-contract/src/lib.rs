@@ -1,0 +1,261 @@
+//! The contract between code emitted by `relon-cocompile` and the runtime in
+//! `relon-host-shims`.
+//!
+//! The two sides meet only through what this crate defines: the entry
+//! symbol and its signature, the [`EntryState`] struct the entry reads and
+//! writes (field order and offsets), the [`TrapCode`] numbering, and the
+//! description of a program's `#main` fields ([`ProgramDesc`]). The code
+//! generator takes every offset from here (`core::mem::offset_of!`), the
+//! runtime takes every type from here, so the two cannot drift.
+//!
+//! This crate has no dependencies and does no I/O.
+
+#![forbid(unsafe_code)]
+
+/// Symbol of the one exported function of every compiled program.
+///
+/// Signature: `extern "C" fn(state: *mut EntryState) -> u32`. It returns
+/// [`ENTRY_OK`] when the program finished and wrote its result into the
+/// output buffer, or [`ENTRY_TRAPPED`] when it stopped on a trap, in which
+/// case [`EntryState::trap_code`] and [`EntryState::trap_site`] say why and
+/// where.
+pub const ENTRY_SYMBOL: &str = "relon_entry";
+
+/// Entry return value: the result is in the output buffer.
+pub const ENTRY_OK: u32 = 0;
+/// Entry return value: the program trapped; see [`EntryState::trap_code`].
+pub const ENTRY_TRAPPED: u32 = 1;
+
+/// Per-call state shared by the runtime and the emitted code.
+///
+/// The runtime fills every field before calling the entry; the emitted
+/// code reads `arena` and the buffer bounds, decrements `fuel`, tracks
+/// `depth_remaining`, and on a trap writes `trap_code`/`trap_site`.
+/// IR addresses (the `i32` slots of the Relon IR) are byte offsets from
+/// `arena`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct EntryState {
+    /// Base of the arena: input buffer, output buffer and scratch space.
+    pub arena: *mut u8,
+    /// Length of the arena in bytes; every computed address is checked
+    /// against it before a pointer is formed.
+    pub arena_len: u32,
+    /// Next free byte of scratch space (arena offset), bumped by scratch
+    /// allocations; scratch runs up to `arena_len`.
+    pub scratch_cursor: u32,
+    /// Offset of the input record (the `#main` parameters) in the arena.
+    pub in_offset: u32,
+    /// Length of the input record in bytes.
+    pub in_len: u32,
+    /// Offset of the output record (the `#main` result) in the arena.
+    pub out_offset: u32,
+    /// Capacity of the output buffer in bytes.
+    pub out_cap: u32,
+    /// [`TrapCode`] as `u32`; `0` while no trap happened.
+    pub trap_code: u32,
+    /// Index into [`ProgramDesc::trap_sites`] of the op that trapped.
+    pub trap_site: u32,
+    /// Steps left before [`TrapCode::StepLimitExceeded`]. One step is one
+    /// function entry or one loop iteration.
+    pub fuel: u64,
+    /// Calls left before [`TrapCode::RecursionLimitExceeded`].
+    pub depth_remaining: u64,
+    /// Granted capability bits (bit `n` set: capability `n` granted),
+    /// checked by open-world code before a gated host call.
+    pub caps: u64,
+}
+
+impl EntryState {
+    /// Byte offsets of the fields, in the order the code generator needs.
+    pub const OFFSET_ARENA: usize = core::mem::offset_of!(EntryState, arena);
+    pub const OFFSET_ARENA_LEN: usize = core::mem::offset_of!(EntryState, arena_len);
+    pub const OFFSET_SCRATCH_CURSOR: usize = core::mem::offset_of!(EntryState, scratch_cursor);
+    pub const OFFSET_CAPS: usize = core::mem::offset_of!(EntryState, caps);
+    pub const OFFSET_IN_OFFSET: usize = core::mem::offset_of!(EntryState, in_offset);
+    pub const OFFSET_IN_LEN: usize = core::mem::offset_of!(EntryState, in_len);
+    pub const OFFSET_OUT_OFFSET: usize = core::mem::offset_of!(EntryState, out_offset);
+    pub const OFFSET_OUT_CAP: usize = core::mem::offset_of!(EntryState, out_cap);
+    pub const OFFSET_TRAP_CODE: usize = core::mem::offset_of!(EntryState, trap_code);
+    pub const OFFSET_TRAP_SITE: usize = core::mem::offset_of!(EntryState, trap_site);
+    pub const OFFSET_FUEL: usize = core::mem::offset_of!(EntryState, fuel);
+    pub const OFFSET_DEPTH_REMAINING: usize = core::mem::offset_of!(EntryState, depth_remaining);
+    /// Size of the struct in bytes.
+    pub const SIZE: usize = core::mem::size_of::<EntryState>();
+}
+
+/// Why a compiled program stopped early. The numbering is part of the
+/// contract: never reorder, only append.
+///
+/// Each code names the `relon_eval_api::RuntimeError` kind the tree-walk
+/// evaluator reports for the same input ([`TrapCode::error_kind`]).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrapCode {
+    /// Signed Int arithmetic overflowed (`+ - * / %`, `i64::MIN / -1`).
+    NumericOverflow = 1,
+    /// Int division or remainder by zero.
+    DivisionByZero = 2,
+    /// An index walked past the end of a list or string.
+    IndexOutOfBounds = 3,
+    /// A reducer that needs one element met an empty list.
+    EmptyList = 4,
+    /// Bytes that are not UTF-8 reached a string operation.
+    InvalidUtf8 = 5,
+    /// A `match` had no arm for the value.
+    NoMatch = 6,
+    /// The step budget ran out.
+    StepLimitExceeded = 7,
+    /// A host function needs a capability the run was not granted.
+    CapabilityDenied = 8,
+    /// Calls nested deeper than the configured limit.
+    RecursionLimitExceeded = 9,
+    /// Scratch space (closures, temporary records) ran out.
+    ScratchExhausted = 10,
+}
+
+impl TrapCode {
+    /// Every code, in numbering order.
+    pub const ALL: [TrapCode; 10] = [
+        TrapCode::NumericOverflow,
+        TrapCode::DivisionByZero,
+        TrapCode::IndexOutOfBounds,
+        TrapCode::EmptyList,
+        TrapCode::InvalidUtf8,
+        TrapCode::NoMatch,
+        TrapCode::StepLimitExceeded,
+        TrapCode::CapabilityDenied,
+        TrapCode::RecursionLimitExceeded,
+        TrapCode::ScratchExhausted,
+    ];
+
+    /// The code as stored in [`EntryState::trap_code`].
+    pub const fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// Decode a stored code; `None` for `0` (no trap) or an unknown value.
+    pub fn from_u32(code: u32) -> Option<TrapCode> {
+        TrapCode::ALL.into_iter().find(|c| c.as_u32() == code)
+    }
+
+    /// Name of the `relon_eval_api::RuntimeError` variant the tree-walk
+    /// evaluator raises for the same failure. (A `match` without an arm is
+    /// a `TypeMismatch` there.)
+    pub const fn error_kind(self) -> &'static str {
+        match self {
+            TrapCode::NumericOverflow => "NumericOverflow",
+            TrapCode::DivisionByZero => "DivisionByZero",
+            TrapCode::IndexOutOfBounds => "IndexOutOfBounds",
+            TrapCode::EmptyList => "EmptyList",
+            TrapCode::InvalidUtf8 => "ValidationError",
+            TrapCode::NoMatch => "TypeMismatch",
+            TrapCode::StepLimitExceeded => "StepLimitExceeded",
+            TrapCode::CapabilityDenied => "CapabilityDenied",
+            TrapCode::RecursionLimitExceeded => "RecursionLimitExceeded",
+            TrapCode::ScratchExhausted => "ValueTooLarge",
+        }
+    }
+
+    /// A short human description.
+    pub const fn message(self) -> &'static str {
+        match self {
+            TrapCode::NumericOverflow => "integer overflow",
+            TrapCode::DivisionByZero => "division by zero",
+            TrapCode::IndexOutOfBounds => "index out of bounds",
+            TrapCode::EmptyList => "operation needs a non-empty list",
+            TrapCode::InvalidUtf8 => "invalid UTF-8",
+            TrapCode::NoMatch => "no match arm for the value",
+            TrapCode::StepLimitExceeded => "step budget exhausted",
+            TrapCode::CapabilityDenied => "capability not granted",
+            TrapCode::RecursionLimitExceeded => "recursion limit exceeded",
+            TrapCode::ScratchExhausted => "scratch space exhausted",
+        }
+    }
+}
+
+/// Scalar type of one `#main` parameter or of the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarType {
+    /// Relon `Int`: `i64`, 8 bytes little-endian.
+    Int,
+    /// Relon `Float`: `f64`, 8 bytes little-endian.
+    Float,
+    /// Relon `Bool`: one byte, `0` or `1`.
+    Bool,
+}
+
+impl ScalarType {
+    /// Relon spelling of the type.
+    pub const fn relon_name(self) -> &'static str {
+        match self {
+            ScalarType::Int => "Int",
+            ScalarType::Float => "Float",
+            ScalarType::Bool => "Bool",
+        }
+    }
+}
+
+/// One `#main` parameter or result slot: its name, type and byte offset
+/// inside the input (or output) record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDesc {
+    /// Parameter name as written in `#main(...)` (`"value"` for the result).
+    pub name: &'static str,
+    /// Its type.
+    pub ty: ScalarType,
+    /// Byte offset inside the record.
+    pub offset: u32,
+}
+
+/// Source position of an op that can trap, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrapSite {
+    /// Line of the op's first character.
+    pub line: u32,
+    /// Column of the op's first character.
+    pub column: u32,
+}
+
+/// Everything the runtime needs to know about one compiled program.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgramDesc {
+    /// File name of the `.relon` source, for messages.
+    pub source_name: &'static str,
+    /// `#main` parameters in declaration order.
+    pub params: &'static [FieldDesc],
+    /// Size of the input record in bytes.
+    pub in_len: u32,
+    /// The result slot.
+    pub result: FieldDesc,
+    /// Size of the output record in bytes.
+    pub out_len: u32,
+    /// Source positions, indexed by [`EntryState::trap_site`].
+    pub trap_sites: &'static [TrapSite],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_codes_round_trip_and_are_dense() {
+        for (i, code) in TrapCode::ALL.into_iter().enumerate() {
+            assert_eq!(code.as_u32(), i as u32 + 1);
+            assert_eq!(TrapCode::from_u32(code.as_u32()), Some(code));
+        }
+        assert_eq!(TrapCode::from_u32(0), None);
+        assert_eq!(TrapCode::from_u32(TrapCode::ALL.len() as u32 + 1), None);
+    }
+
+    #[test]
+    fn state_layout_is_the_documented_one() {
+        assert_eq!(EntryState::OFFSET_ARENA, 0);
+        assert_eq!(EntryState::OFFSET_ARENA_LEN, 8);
+        assert_eq!(EntryState::OFFSET_IN_OFFSET, 16);
+        assert_eq!(EntryState::OFFSET_TRAP_CODE, 32);
+        assert_eq!(EntryState::OFFSET_FUEL, 40);
+        assert_eq!(EntryState::OFFSET_CAPS, 56);
+        assert_eq!(EntryState::SIZE, 64);
+    }
+}

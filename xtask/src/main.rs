@@ -1,0 +1,88 @@
+//! `cargo xtask`: the project's command line.
+//!
+//! - `cargo xtask setup`: make sure LLVM 22 (the LLVM the code generator
+//!   links and the tools it runs) is installed; installs it with apt when
+//!   running as root, otherwise prints the exact command.
+//! - `cargo xtask cocompile ARGS...`: setup, then the compiler
+//!   (`relon-cocompile ARGS...`, built in release mode).
+//! - `cargo xtask test [ARGS...]`: setup, then `cargo test --workspace ARGS...`.
+//!
+//! This binary depends on nothing but std, so it builds on a machine
+//! without LLVM; everything that needs LLVM runs after `setup`.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+/// Debian packages of the LLVM the toolchain is built for.
+const LLVM_PACKAGES: &[&str] = &[
+    "llvm-22", "llvm-22-dev", "clang-22", "lld-22", "libpolly-22-dev", "libzstd-dev", "libffi-dev", "zlib1g-dev", "libxml2-dev",
+];
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_str() {
+        "setup" => setup(),
+        "cocompile" => setup().and_then(|_| cargo(&["run", "--quiet", "--release", "--package", "relon-cocompile", "--"], &rest)),
+        "test" => setup().and_then(|_| cargo(&["test", "--workspace"], &rest)),
+        "" | "help" | "--help" | "-h" => {
+            print!("{}", HELP);
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "usage: cargo xtask <command>\n\n\
+  setup                 install LLVM 22 if it is missing (apt, as root)\n\
+  cocompile ARGS...     co-compile a Relon program (see `cargo xtask cocompile --help`)\n\
+  test [ARGS...]        run every test (`cargo test --workspace ARGS...`)\n";
+
+/// Make sure LLVM 22 and its tools are installed.
+fn setup() -> Result<(), String> {
+    if llvm_present() {
+        return Ok(());
+    }
+    let install = format!("apt-get update && apt-get install -y {}", LLVM_PACKAGES.join(" "));
+    if !is_root() {
+        return Err(format!("LLVM 22 is not installed ({LLVM_PREFIX} is missing). Install it with:\n  sudo sh -c '{install}'"));
+    }
+    eprintln!("xtask: LLVM 22 is missing; installing it: {install}");
+    run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(LLVM_PACKAGES).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    if llvm_present() {
+        Ok(())
+    } else {
+        Err(format!("apt-get finished but {LLVM_PREFIX} is still incomplete; run `{install}` by hand"))
+    }
+}
+
+fn llvm_present() -> bool {
+    ["bin/llvm-config", "bin/llvm-link", "bin/opt", "bin/llc", "bin/llvm-dis"]
+        .iter()
+        .all(|tool| Path::new(LLVM_PREFIX).join(tool).is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn cargo(base: &[&str], rest: &[String]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    run(Command::new(cargo).current_dir(&root).args(base).args(rest).env("LLVM_SYS_221_PREFIX", LLVM_PREFIX))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("could not run {:?}: {e}", cmd.get_program()))?;
+    if status.success() { Ok(()) } else { Err(format!("{:?} failed ({status})", cmd.get_program())) }
+}
