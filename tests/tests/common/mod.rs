@@ -1,0 +1,285 @@
+//! The differential harness: load a corpus folder, run each program
+//! through the tree-walk reference and through a co-compiled static
+//! binary, compare answers.
+//!
+//! Corpus format (a folder of data): `<name>.relon`; `<name>.args.json`,
+//! a JSON list of argument objects, one per run (no file: one run with no
+//! arguments); optional `<name>.expected.json`, a list of expected answers
+//! (a value, or `{"error": "Kind"}`), one per run.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use relon_bitcode::HostFnDecl;
+use relon_eval_api::{NativeArgs, RelonFunction, RuntimeError, Value};
+use serde_json::Value as Json;
+
+/// Root of the repository.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The corpus shipped with the repository.
+pub fn corpus_dir() -> PathBuf {
+    repo_root().join("tests/corpus")
+}
+
+/// The test host crate.
+pub fn test_host_dir() -> PathBuf {
+    repo_root().join("tests/hostfns")
+}
+
+/// Build directory shared by the tests (host and runner builds are cached).
+pub fn build_dir() -> PathBuf {
+    repo_root().join("target/relon-build-tests")
+}
+
+/// One corpus program.
+#[derive(Debug, Clone)]
+pub struct CorpusProgram {
+    pub name: String,
+    pub path: PathBuf,
+    pub source: String,
+    pub runs: Vec<serde_json::Map<String, Json>>,
+    pub expected: Option<Vec<Json>>,
+}
+
+/// Load every `*.relon` of `dir`, sorted by name.
+pub fn load_corpus(dir: &Path) -> Vec<CorpusProgram> {
+    let mut programs = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("corpus dir").flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries.into_iter().filter(|p| p.extension().is_some_and(|e| e == "relon")) {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let args_path = dir.join(format!("{name}.args.json"));
+        let runs = if args_path.exists() {
+            let json: Json = serde_json::from_str(&std::fs::read_to_string(&args_path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", args_path.display()));
+            json.as_array()
+                .unwrap_or_else(|| panic!("{} must hold a list of argument objects", args_path.display()))
+                .iter()
+                .map(|run| run.as_object().cloned().unwrap_or_else(|| panic!("{}: each run is an object", args_path.display())))
+                .collect()
+        } else {
+            vec![serde_json::Map::new()]
+        };
+        let expected_path = dir.join(format!("{name}.expected.json"));
+        let expected = expected_path.exists().then(|| {
+            let json: Json = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+            json.as_array().cloned().unwrap_or_else(|| panic!("{} must hold a list", expected_path.display()))
+        });
+        programs.push(CorpusProgram { name, path, source, runs, expected });
+    }
+    programs
+}
+
+/// An answer from any back end.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A runtime error, by its `RuntimeError` kind.
+    Error(String),
+    /// The back end could not run the program (reason).
+    Refused(String),
+    /// The reference itself crashed (stack overflow in tree-walk).
+    ReferenceCrashed,
+}
+
+impl PartialEq for Answer {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Answer::Int(a), Answer::Int(b)) => a == b,
+            (Answer::Float(a), Answer::Float(b)) => (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits(),
+            (Answer::Bool(a), Answer::Bool(b)) => a == b,
+            (Answer::Error(a), Answer::Error(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Answer {
+    /// From an `.expected.json` entry.
+    pub fn from_expected(json: &Json) -> Answer {
+        match json {
+            Json::Object(m) if m.contains_key("error") => Answer::Error(m["error"].as_str().unwrap_or("").to_string()),
+            Json::Bool(b) => Answer::Bool(*b),
+            Json::Number(n) if n.is_i64() => Answer::Int(n.as_i64().unwrap()),
+            Json::Number(n) => Answer::Float(n.as_f64().unwrap()),
+            Json::String(s) => Answer::Float(parse_special_float(s).unwrap_or_else(|| panic!("bad expected value {s}"))),
+            other => panic!("bad expected value {other}"),
+        }
+    }
+}
+
+fn parse_special_float(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// Variant name of a runtime error.
+pub fn error_kind(e: &RuntimeError) -> String {
+    let debug = format!("{e:?}");
+    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_string()
+}
+
+/// Host functions declared by the test host crate.
+pub fn test_host_decls() -> Vec<HostFnDecl> {
+    relon_bitcode::read_host_crate(&test_host_dir()).expect("test host crate").functions
+}
+
+struct HostFn(fn(&[Value]) -> Option<Value>, &'static str);
+
+impl RelonFunction for HostFn {
+    fn call(&self, args: NativeArgs, range: relon_parser::TokenRange) -> Result<Value, RuntimeError> {
+        let values: Vec<Value> = (0..args.len()).filter_map(|i| args.get(i).cloned()).collect();
+        (self.0)(&values).ok_or_else(|| RuntimeError::TypeMismatch {
+            expected: format!("{} arguments", self.1),
+            found: format!("{values:?}"),
+            range,
+        })
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn float(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) => Some(f.0),
+        Value::Int(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// The test host functions, as tree-walk natives calling the same Rust code.
+fn test_host_natives() -> Vec<(&'static str, Arc<dyn RelonFunction>, Option<relon_cap::CapabilityBit>)> {
+    use relon_test_hostfns as h;
+    vec![
+        ("mix", Arc::new(HostFn(|a| Some(Value::Int(h::mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
+        (
+            "lerp",
+            Arc::new(HostFn(|a| Some(Value::Float(h::lerp(float(a.first()?)?, float(a.get(1)?)?, float(a.get(2)?)?).into())), "lerp")),
+            None,
+        ),
+        ("is_prime", Arc::new(HostFn(|a| Some(Value::Bool(h::is_prime(int(a.first()?)?))), "is_prime")), None),
+        (
+            "clock_skew",
+            Arc::new(HostFn(|a| Some(Value::Int(h::clock_skew(int(a.first()?)?))), "clock_skew")),
+            Some(relon_cap::CapabilityBit::ReadsClock),
+        ),
+    ]
+}
+
+/// Convert a JSON argument (binary conventions) to a reference `Value`.
+pub fn json_to_value(json: &Json) -> Value {
+    match json {
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap()),
+        Json::Number(n) => Value::Float(n.as_f64().unwrap().into()),
+        Json::String(s) => match parse_special_float(s) {
+            Some(f) => Value::Float(f.into()),
+            None => Value::String(s.as_str().into()),
+        },
+        other => panic!("unsupported argument {other}"),
+    }
+}
+
+/// Run `source` with `args` on the tree-walk reference (on a thread with a
+/// large stack; a crash there is reported, not propagated).
+pub fn tree_walk(source: &str, args: &serde_json::Map<String, Json>) -> Answer {
+    let source = source.to_string();
+    let mut values = HashMap::new();
+    for (k, v) in args {
+        values.insert(k.clone(), json_to_value(v));
+    }
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(move || -> Answer {
+            let ast = match relon_parser::parse_document(&source) {
+                Ok(ast) => ast,
+                Err(e) => return Answer::Refused(format!("parse: {e}")),
+            };
+            let options = relon_cocompile::frontend::analyze_options(&test_host_decls()).expect("options");
+            let analyzed = Arc::new(relon_analyzer::analyze_with_options(&ast, &options));
+            let mut ctx = relon_eval_api::Context::new().with_root(ast).with_analyzed(analyzed).with_capabilities(all_capabilities());
+            for (name, f, cap) in test_host_natives() {
+                match cap {
+                    None => ctx.register_pure_fn(name, f),
+                    Some(bit) => {
+                        let mut gate = relon_analyzer::NativeFnGate::default();
+                        gate.require(bit);
+                        ctx.register_fn(name, gate, f);
+                    }
+                }
+            }
+            relon_evaluator::TreeWalkEvaluator::prepare_in_place(&mut ctx);
+            let evaluator = relon_evaluator::TreeWalkEvaluator::new(Arc::new(ctx));
+            match relon_eval_api::Evaluator::run_main(&evaluator, values) {
+                Ok(Value::Int(i)) => Answer::Int(i),
+                Ok(Value::Float(f)) => Answer::Float(f.0),
+                Ok(Value::Bool(b)) => Answer::Bool(b),
+                Ok(other) => Answer::Refused(format!("non-scalar result {other:?}")),
+                Err(e) => Answer::Error(error_kind(&e)),
+            }
+        })
+        .expect("spawn");
+    handle.join().unwrap_or(Answer::ReferenceCrashed)
+}
+
+fn all_capabilities() -> relon_cap::Capabilities {
+    let mut caps = relon_cap::Capabilities::default();
+    for bit in relon_cocompile::frontend::ALL_CAPABILITIES {
+        caps.grant(bit);
+    }
+    caps
+}
+
+/// Co-compile `source_path` (with the test host crate, every capability
+/// granted) into `output`.
+pub fn cocompile(source_path: &Path, output: &Path) -> Result<relon_cocompile::pipeline::CocompileOutcome, String> {
+    let request = relon_cocompile::pipeline::CocompileRequest {
+        source: source_path.to_path_buf(),
+        host: Some(test_host_dir()),
+        output: output.to_path_buf(),
+        target_cpu: "x86-64".into(),
+        emit: Default::default(),
+        grants: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
+        build_dir: build_dir(),
+    };
+    relon_cocompile::pipeline::cocompile(&request).map_err(|e| format!("{:?}", miette::Report::new(e)))
+}
+
+/// Run a built binary with `args` and read its answer.
+pub fn run_binary(binary: &Path, args: &serde_json::Map<String, Json>) -> Answer {
+    let out = std::process::Command::new(binary).arg(Json::Object(args.clone()).to_string()).output().expect("run binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => match serde_json::from_str::<Json>(stdout.trim()) {
+            Ok(Json::Bool(b)) => Answer::Bool(b),
+            Ok(Json::Number(n)) if stdout.contains(['.', 'e']) => Answer::Float(n.as_f64().unwrap()),
+            Ok(Json::Number(n)) => Answer::Int(n.as_i64().unwrap()),
+            Ok(Json::String(s)) => parse_special_float(&s).map_or(Answer::Refused(format!("odd output {s}")), Answer::Float),
+            other => Answer::Refused(format!("unreadable output {stdout:?}: {other:?}")),
+        },
+        Some(1) => {
+            let kind = stderr.trim().strip_prefix("error: ").and_then(|r| r.split(':').next()).unwrap_or("?");
+            Answer::Error(kind.to_string())
+        }
+        code => Answer::Refused(format!("exit {code:?}: {stderr}")),
+    }
+}
