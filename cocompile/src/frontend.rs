@@ -92,6 +92,24 @@ pub enum FrontendError {
         /// The lowering's message.
         message: String,
     },
+    /// A call names no Relon function and no declared host function.
+    #[error("{file}: `{name}` is neither a Relon function nor a declared host function")]
+    #[diagnostic(
+        code(relon::unknown_function),
+        help("declare it in the host crate's [package.metadata.relon.functions.{name}] table (and pass --host), or fix the name")
+    )]
+    UnknownFunction {
+        /// File name.
+        file: String,
+        /// The name called.
+        name: String,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// The call (as precise as the lowering reports it).
+        #[label("called here")]
+        span: SourceSpan,
+    },
     /// A `#main` parameter or result type is outside the scalar slice.
     #[error("{file}: `#main` {what} `{name}` has type {ty}; the static binary takes and returns Int, Float and Bool")]
     #[diagnostic(code(relon::main_type))]
@@ -131,8 +149,17 @@ pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result
     if !errors.is_empty() {
         return Err(FrontendError::Analyze { file: file.to_string(), count: errors.len(), source_code: named(), diagnostics: errors });
     }
-    let lowered = relon_ir::lower_workspace_single(&analyzed, &ast)
-        .map_err(|e| FrontendError::Lowering { file: file.to_string(), message: e.to_string() })?;
+    let lowered = relon_ir::lower_workspace_single(&analyzed, &ast).map_err(|e| match e {
+        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. } if !host_fns.iter().any(|f| f.name == name) => {
+            FrontendError::UnknownFunction {
+                file: file.to_string(),
+                name,
+                source_code: named(),
+                span: relon_analyzer::diagnostic::span_of(range),
+            }
+        }
+        other => FrontendError::Lowering { file: file.to_string(), message: other.to_string() },
+    })?;
     let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
     Ok(LoweredProgram { lowered, layout })
 }

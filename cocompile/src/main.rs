@@ -49,6 +49,8 @@ fn parse_emit(s: &str) -> Result<EmitKind, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Paths and commands in messages stay on one line.
+    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
     let output = cli.output.clone().unwrap_or_else(|| {
         let stem = cli.source.file_stem().map_or_else(|| "app".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from("target/relon").join(stem)

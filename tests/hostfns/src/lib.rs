@@ -4,9 +4,9 @@
 
 use std::hash::Hasher;
 
-/// Order-sensitive mix of a running value and an index.
+/// Order-sensitive mix of a running value and an index (Relon name `mix`).
 #[unsafe(no_mangle)]
-pub extern "C" fn mix(acc: i64, i: i64) -> i64 {
+pub extern "C" fn test_mix(acc: i64, i: i64) -> i64 {
     (acc.wrapping_mul(31).wrapping_add(i)).rem_euclid(1_000_003)
 }
 

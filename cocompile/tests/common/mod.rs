@@ -22,6 +22,11 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The compiler binary under test.
+pub fn compiler() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_relon-cocompile"))
+}
+
 /// The corpus shipped with the repository.
 pub fn corpus_dir() -> PathBuf {
     repo_root().join("tests/corpus")
@@ -165,11 +170,22 @@ fn float(v: &Value) -> Option<f64> {
     }
 }
 
+/// A tree-walk native: name, implementation, capability it needs.
+pub type Native = (&'static str, Arc<dyn RelonFunction>, Option<relon_cap::CapabilityBit>);
+
+/// The example's host functions, as tree-walk natives calling the same Rust code.
+pub fn example_natives() -> Vec<Native> {
+    vec![
+        ("mix", Arc::new(HostFn(|a| Some(Value::Int(mix_hostfns::mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
+        ("hash_pair", Arc::new(HostFn(|a| Some(Value::Int(mix_hostfns::hash_pair(int(a.first()?)?, int(a.get(1)?)?))), "hash_pair")), None),
+    ]
+}
+
 /// The test host functions, as tree-walk natives calling the same Rust code.
-fn test_host_natives() -> Vec<(&'static str, Arc<dyn RelonFunction>, Option<relon_cap::CapabilityBit>)> {
+pub fn test_host_natives() -> Vec<Native> {
     use relon_test_hostfns as h;
     vec![
-        ("mix", Arc::new(HostFn(|a| Some(Value::Int(h::mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
+        ("mix", Arc::new(HostFn(|a| Some(Value::Int(h::test_mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
         (
             "lerp",
             Arc::new(HostFn(|a| Some(Value::Float(h::lerp(float(a.first()?)?, float(a.get(1)?)?, float(a.get(2)?)?).into())), "lerp")),
@@ -201,7 +217,14 @@ pub fn json_to_value(json: &Json) -> Value {
 /// Run `source` with `args` on the tree-walk reference (on a thread with a
 /// large stack; a crash there is reported, not propagated).
 pub fn tree_walk(source: &str, args: &serde_json::Map<String, Json>) -> Answer {
+    tree_walk_with(source, args, &test_host_natives(), &test_host_decls())
+}
+
+/// [`tree_walk`] with other host functions.
+pub fn tree_walk_with(source: &str, args: &serde_json::Map<String, Json>, natives: &[Native], decls: &[HostFnDecl]) -> Answer {
     let source = source.to_string();
+    let natives = natives.to_vec();
+    let decls = decls.to_vec();
     let mut values = HashMap::new();
     for (k, v) in args {
         values.insert(k.clone(), json_to_value(v));
@@ -213,10 +236,10 @@ pub fn tree_walk(source: &str, args: &serde_json::Map<String, Json>) -> Answer {
                 Ok(ast) => ast,
                 Err(e) => return Answer::Refused(format!("parse: {e}")),
             };
-            let options = relon_cocompile::frontend::analyze_options(&test_host_decls()).expect("options");
+            let options = relon_cocompile::frontend::analyze_options(&decls).expect("options");
             let analyzed = Arc::new(relon_analyzer::analyze_with_options(&ast, &options));
             let mut ctx = relon_eval_api::Context::new().with_root(ast).with_analyzed(analyzed).with_capabilities(all_capabilities());
-            for (name, f, cap) in test_host_natives() {
+            for (name, f, cap) in natives {
                 match cap {
                     None => ctx.register_pure_fn(name, f),
                     Some(bit) => {

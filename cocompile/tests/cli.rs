@@ -1,0 +1,211 @@
+//! The compiler binary end to end: the example becomes a static executable
+//! whose answers match tree-walk, host calls are inlined, builds are
+//! reproducible, and every kind of bad input ends cleanly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use object::read::elf::{ElfFile64, ProgramHeader};
+use object::{Endianness, elf};
+
+fn cocompile(source: &Path, host: Option<&Path>, output: &Path, extra: &[&str]) -> Output {
+    let mut cmd = Command::new(common::compiler());
+    cmd.arg(source).arg("-o").arg(output).arg("--build-dir").arg(common::build_dir());
+    if let Some(host) = host {
+        cmd.arg("--host").arg(host);
+    }
+    cmd.args(extra);
+    cmd.output().expect("run relon-cocompile")
+}
+
+fn example() -> (PathBuf, PathBuf) {
+    let root = common::repo_root();
+    (root.join("examples/mix/app.relon"), root.join("examples/mix/hostfns"))
+}
+
+fn fixture(path: &str) -> PathBuf {
+    common::repo_root().join("tests/fixtures").join(path)
+}
+
+/// No program interpreter and no needed shared library: a static executable.
+fn assert_static_elf(path: &Path) {
+    let data = std::fs::read(path).unwrap();
+    let file = ElfFile64::<Endianness>::parse(&*data).expect("an ELF64 file");
+    let endian = file.endian();
+    assert_eq!(file.elf_header().e_type.get(endian), elf::ET_DYN, "static-pie is ET_DYN");
+    for header in file.elf_program_headers() {
+        assert_ne!(header.p_type(endian), elf::PT_INTERP, "{} has a program interpreter", path.display());
+        if let Some(entries) = header.dynamic(endian, &*data).unwrap() {
+            for entry in entries {
+                assert_ne!(entry.d_tag.get(endian), elf::DT_NEEDED as u64, "{} needs a shared library", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn example_is_a_static_executable_that_agrees_with_tree_walk_and_inlines_host_calls() {
+    let (source, host) = example();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("mix");
+    let out = cocompile(&source, Some(&host), &output, &["--emit", "ll,bc,obj,asm", "--report"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_static_elf(&output);
+    for ext in ["ll", "bc", "o", "s"] {
+        assert!(dir.path().join(format!("mix.{ext}")).is_file(), "--emit wrote no .{ext}");
+    }
+
+    // The optimized module calls no host function: they were inlined.
+    let ir = std::fs::read_to_string(dir.path().join("mix.ll")).unwrap();
+    let host_decls = relon_bitcode::read_host_crate(&host).unwrap().functions;
+    for decl in &host_decls {
+        let call = format!("@{}(", decl.symbol);
+        assert!(!ir.lines().any(|l| l.contains("call") && l.contains(&call)), "a call to {} remains:\n{ir}", decl.symbol);
+    }
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("`mix`") && report.contains(": inlined"), "report:\n{report}");
+    assert!(!report.contains("NOT inlined"), "report:\n{report}");
+
+    // Same answers as tree-walk, which calls the same Rust host functions.
+    let program = std::fs::read_to_string(&source).unwrap();
+    for n in [0i64, 1, 1000, 100_000] {
+        let args: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&format!("{{\"n\": {n}}}")).unwrap();
+        let reference = common::tree_walk_with(&program, &args, &common::example_natives(), &host_decls);
+        let assert = Command::new(&output).arg(format!("{{\"n\": {n}}}")).assert().success();
+        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).trim().to_string();
+        match reference {
+            common::Answer::Int(v) => assert_eq!(stdout, v.to_string(), "n = {n}"),
+            other => panic!("tree-walk answered {other:?} for n = {n}"),
+        }
+    }
+    // Arguments on standard input work too.
+    Command::new(&output).write_stdin("{\"n\": 10}").assert().success();
+}
+
+#[test]
+fn the_same_inputs_give_a_byte_identical_executable() {
+    let (source, host) = example();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("mix");
+    let first = cocompile(&source, Some(&host), &output, &[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let bytes = std::fs::read(&output).unwrap();
+    let second = cocompile(&source, Some(&host), &output, &[]);
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(bytes == std::fs::read(&output).unwrap(), "the second build differs from the first");
+}
+
+/// A failed build exits non-zero, says `needles` on stderr, and leaves no output.
+fn assert_clean_failure(out: &Output, output: &Path, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the build succeeded; stderr:\n{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}:\n{stderr}");
+    }
+    assert!(!output.exists(), "a failed build left {}", output.display());
+    let leftovers: Vec<_> = std::fs::read_dir(output.parent().unwrap()).unwrap().flatten().collect();
+    assert!(leftovers.is_empty(), "a failed build left files: {leftovers:?}");
+}
+
+#[test]
+fn a_source_that_does_not_parse_gets_a_diagnostic_with_its_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/parse_error.relon"), None, &output, &[]);
+    assert_clean_failure(&out, &output, &["parse_error.relon does not parse", "parse_error.relon:"]);
+}
+
+#[test]
+fn a_call_to_an_undeclared_function_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/unknown_fn.relon"), Some(&example().1), &output, &[]);
+    assert_clean_failure(&out, &output, &["unknown_fn.relon: `nowhere_to_be_found` is neither a Relon function nor a declared host function"]);
+}
+
+#[test]
+fn a_declared_but_undefined_host_function_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/undefined_symbol")), &output, &[]);
+    assert_clean_failure(&out, &output, &["host function `mix`", "defines no `mix`", "pub extern \"C\" fn mix(a0: i64, a1: i64) -> i64"]);
+}
+
+#[test]
+fn a_host_signature_mismatch_names_the_function_and_both_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/bad_signature")), &output, &[]);
+    assert_clean_failure(&out, &output, &["host function `mix`", "declared as `i64 (i64, i64)`", "defines it as `double (i64)`"]);
+}
+
+#[test]
+fn a_host_crate_that_does_not_build_shows_cargos_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/broken")), &output, &[]);
+    assert_clean_failure(&out, &output, &["does not build", "undefined_variable"]);
+}
+
+#[test]
+fn a_missing_host_crate_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&dir.path().join("nothing-here")), &output, &[]);
+    assert_clean_failure(&out, &output, &["no host crate at", "nothing-here"]);
+}
+
+#[test]
+fn an_op_outside_the_slice_is_refused_with_its_name_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/unsupported_op.relon"), None, &output, &[]);
+    assert_clean_failure(&out, &output, &["unsupported op `ConstString`", "line 2"]);
+}
+
+#[test]
+fn a_gated_host_function_needs_an_explicit_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let host = common::test_host_dir();
+    let out = cocompile(&fixture("programs/gated.relon"), Some(&host), &output, &[]);
+    assert_clean_failure(&out, &output, &["host function `clock_skew` needs capability `reads_clock`", "--grant reads_clock"]);
+    let out = cocompile(&fixture("programs/gated.relon"), Some(&host), &output, &["--grant", "reads_clock"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_unwritable_output_path_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let output = blocker.join("app");
+    let out = cocompile(&common::corpus_dir().join("no_params.relon"), None, &output, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("output directory"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("args");
+    let out = cocompile(&common::corpus_dir().join("mixed_int_float.relon"), None, &output, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cases = [
+        ("{\"x\": 1.0", "not valid JSON"),
+        ("{\"x\": 1.0}", "missing argument `n`"),
+        ("{\"x\": 1.0, \"n\": 1, \"z\": 2}", "unexpected argument `z`"),
+        ("{\"x\": true, \"n\": 1}", "argument `x`"),
+        ("{\"x\": 1.0, \"n\": 9223372036854775808}", "argument `n`"),
+        ("[1]", "must be a JSON object"),
+    ];
+    for (args, needle) in cases {
+        let assert = Command::new(&output).arg(args).assert().code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(needle), "{args}: {stderr}");
+        assert!(assert.get_output().stdout.is_empty(), "{args}: printed a result");
+    }
+}
