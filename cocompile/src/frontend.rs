@@ -160,8 +160,15 @@ pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result
         }
         other => FrontendError::Lowering { file: file.to_string(), message: other.to_string() },
     })?;
-    let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
-    Ok(LoweredProgram { lowered, layout })
+    LoweredProgram::from_lowered(file, lowered)
+}
+
+impl LoweredProgram {
+    /// Wrap an already lowered entry (for IR built by hand), deriving its layout.
+    pub fn from_lowered(file: &str, lowered: LoweredEntry) -> Result<LoweredProgram, FrontendError> {
+        let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
+        Ok(LoweredProgram { lowered, layout })
+    }
 }
 
 /// Analyzer options for a compiled back end with these host functions.

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use inkwell::context::Context;
-use relon_bitcode::{HostBuildOptions, HostFnDecl, LlvmTools};
+use relon_bitcode::{HostBuildOptions, HostCrate, HostFnDecl, LlvmTools};
 
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend;
@@ -168,29 +168,44 @@ pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineErr
     let mut clock = Stopwatch { timings: Vec::new(), last: Instant::now() };
     let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io { action: "could not read", path: req.source.clone(), source })?;
     let source_name = req.source.file_name().map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
-    let (host, decls) = match &req.host {
-        Some(dir) => {
-            let host = relon_bitcode::read_host_crate(dir)?;
-            let decls = host.functions.clone();
-            (Some(host), decls)
-        }
-        None => (None, Vec::new()),
-    };
-    let granted = grant_bits(&req.grants)?;
-
+    let host = req.host.as_deref().map(relon_bitcode::read_host_crate).transpose()?;
+    let decls = host.as_ref().map(|h| h.functions.clone()).unwrap_or_default();
     let program = frontend::lower_source(&source_name, &source, &decls)?;
+    clock.lap("front end");
+    cocompile_program(req, &source_name, host.as_ref(), &program, clock)
+}
+
+/// The pipeline from an already lowered program on (the host crate, if
+/// any, already read).
+pub fn cocompile_lowered(
+    req: &CocompileRequest,
+    source_name: &str,
+    host: Option<&HostCrate>,
+    program: &frontend::LoweredProgram,
+) -> Result<CocompileOutcome, PipelineError> {
+    cocompile_program(req, source_name, host, program, Stopwatch { timings: Vec::new(), last: Instant::now() })
+}
+
+fn cocompile_program(
+    req: &CocompileRequest,
+    source_name: &str,
+    host: Option<&HostCrate>,
+    program: &frontend::LoweredProgram,
+    mut clock: Stopwatch,
+) -> Result<CocompileOutcome, PipelineError> {
+    let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
+    let granted = grant_bits(&req.grants)?;
     let imports = &program.lowered.module.imports;
     let used: Vec<&HostFnDecl> = imports
         .iter()
         .map(|i| decls.iter().find(|d| d.name == i.name).ok_or_else(|| PipelineError::NoHostCrate(i.name.clone())))
         .collect::<Result<_, _>>()?;
     check_grants(&used, &granted)?;
-    clock.lap("front end");
 
     let ctx = Context::create();
     let mut options = CodegenOptions::closed_world(used.iter().map(|d| d.symbol.clone()).collect(), &req.target_cpu);
     options.granted_caps = granted;
-    let emitted = codegen::emit_module(&ctx, &source_name, &program.lowered.module, &options)?;
+    let emitted = codegen::emit_module(&ctx, source_name, &program.lowered.module, &options)?;
     clock.lap("code generation");
 
     let tools = LlvmTools::discover()?;
@@ -205,7 +220,7 @@ pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineErr
     }
 
     let mut link_inputs = vec![app_bc];
-    if let Some(host) = &host {
+    if let Some(host) = host {
         let bitcode = relon_bitcode::build_host_crate(
             host,
             &HostBuildOptions {
@@ -218,7 +233,7 @@ pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineErr
         clock.lap("host crate to bitcode");
         let host_bc = work.path().join("host.bc");
         tools.link(&bitcode.modules, &host_bc)?;
-        check_host_symbols(&host_bc, &decls, &host.manifest_path.display().to_string()).map_err(PipelineError::HostSymbols)?;
+        check_host_symbols(&host_bc, decls, &host.manifest_path.display().to_string()).map_err(PipelineError::HostSymbols)?;
         link_inputs.push(host_bc);
         clock.lap("host link and check");
     }
@@ -256,7 +271,7 @@ pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineErr
         build_dir: &req.build_dir,
         output: &req.output,
         object: &object,
-        source_name: &source_name,
+        source_name,
         layout: &program.layout,
         trap_sites: &emitted.trap_sites,
         target_triple: &host_triple(),
@@ -280,10 +295,10 @@ pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineErr
         name.push(".");
         name.push(kind.extension());
         let to = PathBuf::from(name);
-        place_atomically(&from, &to, work.path())?;
+        place_atomically(&from, &to)?;
         written.push(to);
     }
-    place_atomically(&binary, &req.output, work.path())?;
+    place_atomically(&binary, &req.output)?;
     clock.lap("write outputs");
     Ok(CocompileOutcome { output: req.output.clone(), emitted: written, inlining, timings: clock.timings })
 }
@@ -321,7 +336,7 @@ fn check_grants(used: &[&HostFnDecl], granted: &BTreeSet<u32>) -> Result<(), Pip
 
 /// Copy `from` next to `to` and rename it over `to`, so `to` is either the
 /// old file or the complete new one, never a partial write.
-fn place_atomically(from: &Path, to: &Path, _work: &Path) -> Result<(), PipelineError> {
+fn place_atomically(from: &Path, to: &Path) -> Result<(), PipelineError> {
     let parent = match to.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

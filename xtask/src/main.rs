@@ -76,10 +76,19 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// `cargo <base> --manifest-path <workspace> <rest>`, run from the caller's
+/// directory so relative paths in `rest` mean what the user meant.
 fn cargo(base: &[&str], rest: &[String]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    run(Command::new(cargo).current_dir(&root).args(base).args(rest).env("LLVM_SYS_221_PREFIX", LLVM_PREFIX))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let (subcommand, options) = base.split_first().ok_or("no cargo subcommand")?;
+    run(Command::new(cargo)
+        .arg(subcommand)
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args(options)
+        .args(rest)
+        .env("LLVM_SYS_221_PREFIX", LLVM_PREFIX))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
