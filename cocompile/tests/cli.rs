@@ -209,3 +209,31 @@ fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
         assert!(assert.get_output().stdout.is_empty(), "{args}: printed a result");
     }
 }
+
+#[test]
+fn concurrent_builds_of_different_programs_keep_their_own_code() {
+    // Runner crates share one cargo target directory; each build must still
+    // link its own program (the runners once shared a package name, and
+    // cargo took one for the other).
+    let dir = tempfile::tempdir().unwrap();
+    let programs = ["no_params", "float_const", "max_int_literal", "bool_return"];
+    let builds: Vec<_> = programs
+        .iter()
+        .map(|name| {
+            let source = common::corpus_dir().join(format!("{name}.relon"));
+            let output = dir.path().join(name);
+            std::thread::spawn(move || {
+                let out = cocompile(&source, None, &output, &[]);
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                output
+            })
+        })
+        .collect();
+    for (name, build) in programs.iter().zip(builds) {
+        let output = build.join().unwrap();
+        let program = common::load_corpus(&common::corpus_dir()).into_iter().find(|p| p.name == *name).unwrap();
+        for args in &program.runs {
+            assert_eq!(common::run_binary(&output, args), common::tree_walk(&program.source, args), "{name} {args:?}");
+        }
+    }
+}
