@@ -13,5 +13,6 @@ pub mod codegen;
 pub mod frontend;
 pub mod host_check;
 pub mod inline_report;
+pub mod jit;
 pub mod pipeline;
 pub mod runner;

@@ -237,3 +237,19 @@ fn concurrent_builds_of_different_programs_keep_their_own_code() {
         }
     }
 }
+
+#[test]
+fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("down");
+    let out = cocompile(&common::corpus_dir().join("deep_recursion.relon"), None, &output, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Command::new(&output).arg("{\"n\": 100000}").assert().success().stdout("100000\n");
+    let deep = Command::new(&output).arg("{\"n\": 10000000}").assert().code(1);
+    let stderr = String::from_utf8_lossy(&deep.get_output().stderr).to_string();
+    assert!(stderr.starts_with("error: RecursionLimitExceeded"), "{stderr}");
+    Command::new(&output).args(["--max-depth", "10", "{\"n\": 11}"]).assert().code(1);
+    Command::new(&output).args(["--max-depth", "10", "{\"n\": 9}"]).assert().success().stdout("9\n");
+    let starved = Command::new(&output).args(["--fuel", "50", "{\"n\": 100}"]).assert().code(1);
+    assert!(String::from_utf8_lossy(&starved.get_output().stderr).starts_with("error: StepLimitExceeded"));
+}

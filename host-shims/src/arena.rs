@@ -3,7 +3,7 @@
 //! Layout: `[input record | output record | scratch]`, each part starting
 //! on an 8-byte boundary, backed by `u64`s so the base is 8-aligned.
 
-use relon_runtime_contract::{EntryState, FieldDesc, ProgramDesc, ScalarType};
+use relon_runtime_contract::{EntryState, ScalarType};
 
 use crate::EntryFn;
 use crate::args::Limits;
@@ -28,18 +28,19 @@ const fn align8(n: usize) -> usize {
 }
 
 impl Arena {
-    /// An arena sized for `program`.
-    pub fn new(program: &ProgramDesc) -> Arena {
+    /// An arena for an input record of `in_len` bytes and an output record
+    /// of `out_len` bytes, plus scratch.
+    pub fn new(in_len: u32, out_len: u32) -> Arena {
         let in_offset = 0usize;
-        let out_offset = align8(in_offset + program.in_len as usize);
-        let scratch_offset = align8(out_offset + program.out_len as usize);
+        let out_offset = align8(in_offset + in_len as usize);
+        let scratch_offset = align8(out_offset + out_len as usize);
         let total = scratch_offset + SCRATCH_BYTES;
         Arena {
             words: vec![0; total / 8],
             in_offset: in_offset as u32,
-            in_len: program.in_len,
+            in_len,
             out_offset: out_offset as u32,
-            out_len: program.out_len,
+            out_len,
             scratch_offset: scratch_offset as u32,
             trap: (0, 0),
         }
@@ -56,24 +57,26 @@ impl Arena {
         unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8) }
     }
 
-    /// Write the `#main` arguments into the input record.
-    pub fn write_params(&mut self, program: &ProgramDesc, arguments: &[ScalarValue]) -> Result<(), String> {
-        let base = self.in_offset as usize;
-        for (field, value) in program.params.iter().zip(arguments) {
-            let at = base + field.offset as usize;
-            let bytes = self.bytes_mut();
-            match (field.ty, value) {
-                (ScalarType::Int, ScalarValue::Int(i)) => bytes[at..at + 8].copy_from_slice(&i.to_le_bytes()),
-                (ScalarType::Float, ScalarValue::Float(f)) => bytes[at..at + 8].copy_from_slice(&f.to_le_bytes()),
-                (ScalarType::Bool, ScalarValue::Bool(b)) => bytes[at] = *b as u8,
-                (ty, v) => return Err(format!("argument `{}`: expected {}, found {v:?}", field.name, ty.relon_name())),
-            }
+    /// Write one argument at `offset` of the input record.
+    pub fn write_input(&mut self, offset: u32, value: ScalarValue) {
+        let at = self.in_offset as usize + offset as usize;
+        let bytes = self.bytes_mut();
+        match value {
+            ScalarValue::Int(i) => bytes[at..at + 8].copy_from_slice(&i.to_le_bytes()),
+            ScalarValue::Float(f) => bytes[at..at + 8].copy_from_slice(&f.to_le_bytes()),
+            ScalarValue::Bool(b) => bytes[at] = b as u8,
         }
-        Ok(())
     }
 
-    /// Call the entry once with `limits`; returns the entry's status.
+    /// Call the entry once with `limits` (closed world: no capabilities
+    /// checked at run time, no host context); returns the entry's status.
     pub fn call(&mut self, entry: EntryFn, limits: Limits) -> u32 {
+        self.call_with(entry, limits, 0, std::ptr::null_mut())
+    }
+
+    /// Call the entry with granted capability bits and an open-world host
+    /// context (see `relon_runtime_contract::HOST_CALL_SYMBOL`).
+    pub fn call_with(&mut self, entry: EntryFn, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void) -> u32 {
         let arena_len = (self.words.len() * 8) as u32;
         let mut state = EntryState {
             arena: self.words.as_mut_ptr().cast::<u8>(),
@@ -87,12 +90,15 @@ impl Arena {
             trap_site: 0,
             fuel: limits.fuel,
             depth_remaining: limits.max_depth,
-            caps: 0,
+            caps,
+            host_context,
         };
         // SAFETY: `entry` is the compiled program's entry, which takes a
         // pointer to a live `EntryState` whose `arena` points at
         // `arena_len` writable bytes; both outlive the call. The emitted
-        // code checks every computed address against `arena_len`.
+        // code checks every computed address against `arena_len`; it only
+        // hands `host_context` back to the host-call helper, whose owner
+        // keeps it alive for the call.
         let status = unsafe { entry(&mut state) };
         self.trap = (state.trap_code, state.trap_site);
         status
@@ -103,22 +109,19 @@ impl Arena {
         self.trap
     }
 
-    /// Read the result slot.
-    pub fn read_result(&self, program: &ProgramDesc) -> ScalarValue {
-        read_slot(self.bytes(), self.out_offset as usize, &program.result)
-    }
-}
-
-fn read_slot(bytes: &[u8], base: usize, field: &FieldDesc) -> ScalarValue {
-    let at = base + field.offset as usize;
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[at..at + 8]);
-        w
-    };
-    match field.ty {
-        ScalarType::Int => ScalarValue::Int(i64::from_le_bytes(word(bytes))),
-        ScalarType::Float => ScalarValue::Float(f64::from_le_bytes(word(bytes))),
-        ScalarType::Bool => ScalarValue::Bool(bytes[at] != 0),
+    /// Read the value of type `ty` at `offset` of the output record.
+    pub fn read_output(&self, offset: u32, ty: ScalarType) -> ScalarValue {
+        let at = self.out_offset as usize + offset as usize;
+        let bytes = self.bytes();
+        let word = || {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[at..at + 8]);
+            w
+        };
+        match ty {
+            ScalarType::Int => ScalarValue::Int(i64::from_le_bytes(word())),
+            ScalarType::Float => ScalarValue::Float(f64::from_le_bytes(word())),
+            ScalarType::Bool => ScalarValue::Bool(bytes[at] != 0),
+        }
     }
 }

@@ -60,9 +60,9 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
         }
         Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
     };
-    let mut arena = arena::Arena::new(program);
-    if let Err(message) = arena.write_params(program, &invocation.arguments) {
-        return fail(ExitStatus::BadInput, &format!("error: {message}"));
+    let mut arena = arena::Arena::new(program.in_len, program.out_len);
+    for (field, value) in program.params.iter().zip(&invocation.arguments) {
+        arena.write_input(field.offset, *value);
     }
     let limits = invocation.limits;
     let outcome = std::thread::Builder::new()
@@ -76,7 +76,7 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
         .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
     match outcome {
         Ok((arena, status)) if status == ENTRY_OK => {
-            let text = json::format_value(arena.read_result(program));
+            let text = json::format_value(arena.read_output(program.result.offset, program.result.ty));
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
                 return ExitStatus::BadInput.into();

@@ -21,6 +21,16 @@
 /// where.
 pub const ENTRY_SYMBOL: &str = "relon_entry";
 
+/// Symbol of the open-world host-call helper the embedding process defines.
+///
+/// Signature: `extern "C" fn(state: *mut EntryState, import: u32,
+/// args: *const u64, nargs: u32) -> u64`. Arguments and the result travel
+/// as 64-bit patterns: an Int as itself, a Float as its IEEE bits, a Bool
+/// as 0 or 1. On failure the helper sets [`EntryState::trap_code`] (to
+/// [`TrapCode::HostError`]) and the emitted code leaves at once.
+/// Closed-world code never calls it: host functions are direct calls.
+pub const HOST_CALL_SYMBOL: &str = "relon_host_call";
+
 /// Entry return value: the result is in the output buffer.
 pub const ENTRY_OK: u32 = 0;
 /// Entry return value: the program trapped; see [`EntryState::trap_code`].
@@ -64,6 +74,9 @@ pub struct EntryState {
     /// Granted capability bits (bit `n` set: capability `n` granted),
     /// checked by open-world code before a gated host call.
     pub caps: u64,
+    /// Opaque pointer for the embedding's open-world host-call helper;
+    /// null in closed world.
+    pub host_context: *mut core::ffi::c_void,
 }
 
 impl EntryState {
@@ -72,6 +85,7 @@ impl EntryState {
     pub const OFFSET_ARENA_LEN: usize = core::mem::offset_of!(EntryState, arena_len);
     pub const OFFSET_SCRATCH_CURSOR: usize = core::mem::offset_of!(EntryState, scratch_cursor);
     pub const OFFSET_CAPS: usize = core::mem::offset_of!(EntryState, caps);
+    pub const OFFSET_HOST_CONTEXT: usize = core::mem::offset_of!(EntryState, host_context);
     pub const OFFSET_IN_OFFSET: usize = core::mem::offset_of!(EntryState, in_offset);
     pub const OFFSET_IN_LEN: usize = core::mem::offset_of!(EntryState, in_len);
     pub const OFFSET_OUT_OFFSET: usize = core::mem::offset_of!(EntryState, out_offset);
@@ -112,11 +126,13 @@ pub enum TrapCode {
     RecursionLimitExceeded = 9,
     /// Scratch space (closures, temporary records) ran out.
     ScratchExhausted = 10,
+    /// An open-world host function returned an error (the embedding keeps it).
+    HostError = 11,
 }
 
 impl TrapCode {
     /// Every code, in numbering order.
-    pub const ALL: [TrapCode; 10] = [
+    pub const ALL: [TrapCode; 11] = [
         TrapCode::NumericOverflow,
         TrapCode::DivisionByZero,
         TrapCode::IndexOutOfBounds,
@@ -127,6 +143,7 @@ impl TrapCode {
         TrapCode::CapabilityDenied,
         TrapCode::RecursionLimitExceeded,
         TrapCode::ScratchExhausted,
+        TrapCode::HostError,
     ];
 
     /// The code as stored in [`EntryState::trap_code`].
@@ -154,6 +171,7 @@ impl TrapCode {
             TrapCode::CapabilityDenied => "CapabilityDenied",
             TrapCode::RecursionLimitExceeded => "RecursionLimitExceeded",
             TrapCode::ScratchExhausted => "ValueTooLarge",
+            TrapCode::HostError => "HostError",
         }
     }
 
@@ -170,6 +188,7 @@ impl TrapCode {
             TrapCode::CapabilityDenied => "capability not granted",
             TrapCode::RecursionLimitExceeded => "recursion limit exceeded",
             TrapCode::ScratchExhausted => "scratch space exhausted",
+            TrapCode::HostError => "a host function failed",
         }
     }
 }
@@ -256,6 +275,7 @@ mod tests {
         assert_eq!(EntryState::OFFSET_TRAP_CODE, 32);
         assert_eq!(EntryState::OFFSET_FUEL, 40);
         assert_eq!(EntryState::OFFSET_CAPS, 56);
-        assert_eq!(EntryState::SIZE, 64);
+        assert_eq!(EntryState::OFFSET_HOST_CONTEXT, 64);
+        assert_eq!(EntryState::SIZE, 72);
     }
 }

@@ -12,7 +12,7 @@ use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
 
 use super::func::FuncEmitter;
 use super::{CodegenError, FuncRef, HostCallSite, WorldMode};
-use relon_runtime_contract::TrapCode;
+use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// `Call { fn_index }`: `[args...] -> [ret]`.
@@ -58,9 +58,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(result)
     }
 
-    /// `CheckCap`: in closed world the grant is decided at compile time.
+    /// `CheckCap`: in closed world the grant is decided at compile time; in
+    /// open world the state's granted bits decide at run time.
     pub(crate) fn emit_check_cap(&mut self, cap_bit: u32, import: Option<u32>) -> Result<(), CodegenError> {
-        if cap_bit == NO_CAPABILITY_BIT || self.m.options.granted_caps.contains(&cap_bit) {
+        if cap_bit == NO_CAPABILITY_BIT {
+            return Ok(());
+        }
+        if self.m.options.world == WorldMode::OpenWorld {
+            let i64t = self.m.ctx.i64_type();
+            let caps = self.load_state_u64(EntryState::OFFSET_CAPS, "caps")?;
+            let bit = i64t.const_int(1u64 << (cap_bit & 63), false);
+            let granted = self.m.builder.build_and(caps, bit, "granted")?;
+            let denied = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, granted, i64t.const_zero(), "denied")?;
+            return self.trap_if(denied, TrapCode::CapabilityDenied);
+        }
+        if self.m.options.granted_caps.contains(&cap_bit) {
             return Ok(());
         }
         let function = match import {
@@ -76,7 +88,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `CallNative { import_idx }`: `[args...] -> [ret]`.
     pub(crate) fn emit_call_native(&mut self, import_idx: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
-        let WorldMode::ClosedWorld { symbols } = &self.m.options.world;
+        let symbols = match &self.m.options.world {
+            WorldMode::ClosedWorld { symbols } => symbols,
+            WorldMode::OpenWorld => return self.emit_host_call_helper(import_idx, param_tys, ret_ty),
+        };
         let symbol = symbols
             .get(import_idx as usize)
             .cloned()
@@ -96,6 +111,59 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 .ok_or_else(|| CodegenError::Llvm("host function returned nothing".into()))?;
             self.push(result);
         }
+        Ok(())
+    }
+
+    /// Open world: pass the arguments as 64-bit patterns to the embedding's
+    /// `relon_host_call` helper, leave if it reported an error, and
+    /// reinterpret the returned pattern as `ret_ty`.
+    fn emit_host_call_helper(&mut self, import_idx: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+        let ctx = self.m.ctx;
+        let (i32t, i64t) = (ctx.i32_type(), ctx.i64_type());
+        let ptr = ctx.ptr_type(Default::default());
+        let helper = match self.m.module.get_function(HOST_CALL_SYMBOL) {
+            Some(f) => f,
+            None => self.m.module.add_function(
+                HOST_CALL_SYMBOL,
+                i64t.fn_type(&[ptr.into(), i32t.into(), ptr.into(), i32t.into()], false),
+                Some(Linkage::External),
+            ),
+        };
+        let args = self.pop_n(param_tys.len())?;
+        let slots = self.array_slot(param_tys.len().max(1) as u32)?;
+        for (i, (arg, ty)) in args.into_iter().zip(param_tys).enumerate() {
+            let bits = match self.coerce(arg, *ty)? {
+                BasicValueEnum::FloatValue(f) => self.m.builder.build_bit_cast(f, i64t, "bits")?.into_int_value(),
+                BasicValueEnum::IntValue(v) if v.get_type().get_bit_width() < 64 => self.m.builder.build_int_z_extend(v, i64t, "bits")?,
+                BasicValueEnum::IntValue(v) => v,
+                other => return Err(self.malformed(format!("host argument {other:?}"))),
+            };
+            let at = super::memory::byte_offset(&self.m.builder, ctx, slots, i64t.const_int(8 * i as u64, false))?;
+            self.m.builder.build_store(at, bits)?;
+        }
+        let call_args = [
+            self.state.into(),
+            i32t.const_int(import_idx as u64, false).into(),
+            slots.into(),
+            i32t.const_int(param_tys.len() as u64, false).into(),
+        ];
+        let bits = self
+            .m
+            .builder
+            .build_call(helper, &call_args, "host")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("host-call helper returned nothing".into()))?
+            .into_int_value();
+        self.propagate_trap()?;
+        let result: BasicValueEnum = match ret_ty {
+            IrType::Unit => return Ok(()),
+            IrType::F64 => self.m.builder.build_bit_cast(bits, ctx.f64_type(), "host_f64")?,
+            IrType::Bool => self.truthy(bits)?.into(),
+            IrType::I64 => bits.into(),
+            _ => self.m.builder.build_int_truncate(bits, i32t, "host_i32")?.into(),
+        };
+        self.push(result);
         Ok(())
     }
 

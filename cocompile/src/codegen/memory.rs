@@ -39,6 +39,19 @@ pub(crate) fn width_of(ty: IrType) -> u32 {
 }
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
+    /// A stack array of `count` 8-byte slots in the entry block.
+    pub(crate) fn array_slot(&mut self, count: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+        let here = self.current_block()?;
+        let b = &self.m.builder;
+        match self.alloca_block.get_first_instruction() {
+            Some(first) => b.position_before(&first),
+            None => b.position_at_end(self.alloca_block),
+        }
+        let slot = b.build_alloca(self.m.ctx.i64_type().array_type(count), "host_args")?;
+        b.position_at_end(here);
+        Ok(slot)
+    }
+
     fn let_slot(&mut self, idx: u32, ty: IrType) -> Result<PointerValue<'ctx>, CodegenError> {
         let llvm_ty = self.m.llvm_type(ty);
         let key = (idx, slot_class(ty));

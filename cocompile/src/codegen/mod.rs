@@ -44,6 +44,10 @@ pub enum WorldMode {
         /// Symbol per import, in import order.
         symbols: Vec<String>,
     },
+    /// Host functions are resolved at run time: every host call goes
+    /// through the embedding's `relon_host_call` helper, and capability
+    /// checks read the granted bits from the state.
+    OpenWorld,
 }
 
 /// What the code generator needs to know besides the IR.
@@ -57,7 +61,8 @@ pub struct CodegenOptions {
     pub target_cpu: String,
     /// `target-features` for every emitted function; empty for the cpu's defaults.
     pub target_features: String,
-    /// Capability bits granted at compile time (closed world).
+    /// Capability bits granted at compile time (closed world; open world
+    /// checks the state's bits at run time instead).
     pub granted_caps: BTreeSet<u32>,
     /// Emit step-budget checks at function entries and loop heads.
     pub fuel: bool,
@@ -76,6 +81,16 @@ impl CodegenOptions {
             granted_caps: BTreeSet::new(),
             fuel: true,
             depth_limit: true,
+        }
+    }
+
+    /// Defaults for an open-world (JIT) build for this machine's CPU.
+    pub fn open_world() -> CodegenOptions {
+        CodegenOptions {
+            world: WorldMode::OpenWorld,
+            target_cpu: TargetMachine::get_host_cpu_name().to_string(),
+            target_features: TargetMachine::get_host_cpu_features().to_string(),
+            ..CodegenOptions::closed_world(Vec::new(), "")
         }
     }
 }

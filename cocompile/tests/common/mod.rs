@@ -306,3 +306,35 @@ pub fn run_binary(binary: &Path, args: &serde_json::Map<String, Json>) -> Answer
         code => Answer::Refused(format!("exit {code:?}: {stderr}")),
     }
 }
+
+/// The test host functions as a JIT registry (the same Rust code again).
+pub fn test_host_registry() -> relon_cocompile::jit::HostFnRegistry {
+    let decls = test_host_decls();
+    let mut registry = relon_cocompile::jit::HostFnRegistry::new();
+    for (name, func, _) in test_host_natives() {
+        let decl = decls.iter().find(|d| d.name == name).expect("declared");
+        registry.register(name, &decl.params, decl.returns, decl.capability.as_deref(), func);
+    }
+    registry
+}
+
+/// JIT-compile `source` with the test host functions and every capability.
+pub fn jit(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, String> {
+    let config = relon_cocompile::jit::SandboxConfig {
+        capabilities: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
+        ..Default::default()
+    };
+    relon_cocompile::jit::LlvmAotEvaluator::from_source(source, &test_host_registry(), config).map_err(|e| e.to_string())
+}
+
+/// Run a JIT'd program with JSON arguments.
+pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, args: &serde_json::Map<String, Json>) -> Answer {
+    let values = args.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
+    match relon_eval_api::Evaluator::run_main(evaluator, values) {
+        Ok(Value::Int(i)) => Answer::Int(i),
+        Ok(Value::Float(f)) => Answer::Float(f.0),
+        Ok(Value::Bool(b)) => Answer::Bool(b),
+        Ok(other) => Answer::Refused(format!("non-scalar result {other:?}")),
+        Err(e) => Answer::Error(error_kind(&e)),
+    }
+}

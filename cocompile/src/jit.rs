@@ -1,0 +1,387 @@
+//! The in-process JIT evaluator: [`LlvmAotEvaluator`] implements
+//! `relon_eval_api::Evaluator` over the same code generator the static
+//! binary uses, in open world: host functions are registered at run time
+//! ([`HostFnRegistry`]) and reached through the `relon_host_call` helper,
+//! and capabilities are checked per call from the granted bits.
+//!
+//! The JIT engine (LLVM's MCJIT) sits behind one small type,
+//! [`JitEngine`]; nothing else here knows which engine it is.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use inkwell::OptimizationLevel;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::passes::PassBuilderOptions;
+use relon_bitcode::HostFnDecl;
+use relon_eval_api::{Evaluator, NativeArgs, NativeFnCaps, RelonFunction, RuntimeError, Scope, Value};
+use relon_host_shims::arena::Arena;
+use relon_host_shims::args::Limits;
+use relon_host_shims::json::ScalarValue;
+use relon_ir::ir::IrType;
+use relon_parser::{TokenPosition, TokenRange};
+use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, EntryState, HOST_CALL_SYMBOL, ScalarType, TrapCode, TrapSite};
+
+use crate::codegen::{self, CodegenOptions};
+use crate::frontend::{self, MainLayout};
+
+/// One registered host function: its Relon signature and its implementation.
+#[derive(Clone)]
+pub struct HostFunction {
+    /// Name, signature and capability.
+    pub decl: HostFnDecl,
+    /// What runs when the program calls it.
+    pub func: Arc<dyn RelonFunction>,
+}
+
+/// Host functions the JIT'd program may call, by name.
+#[derive(Clone, Default)]
+pub struct HostFnRegistry {
+    functions: Vec<HostFunction>,
+}
+
+impl HostFnRegistry {
+    /// An empty registry.
+    pub fn new() -> HostFnRegistry {
+        HostFnRegistry::default()
+    }
+
+    /// Register `func` as `name(params) -> returns`, needing `capability` if given.
+    pub fn register(
+        &mut self,
+        name: &str,
+        params: &[ScalarType],
+        returns: ScalarType,
+        capability: Option<&str>,
+        func: Arc<dyn RelonFunction>,
+    ) -> &mut Self {
+        self.functions.retain(|f| f.decl.name != name);
+        self.functions.push(HostFunction {
+            decl: HostFnDecl {
+                name: name.to_string(),
+                symbol: name.to_string(),
+                params: params.to_vec(),
+                returns,
+                capability: capability.map(str::to_string),
+            },
+            func,
+        });
+        self
+    }
+
+    /// The declarations, for the analyzer.
+    pub fn decls(&self) -> Vec<HostFnDecl> {
+        self.functions.iter().map(|f| f.decl.clone()).collect()
+    }
+
+    fn get(&self, name: &str) -> Option<&HostFunction> {
+        self.functions.iter().find(|f| f.decl.name == name)
+    }
+}
+
+/// Run-time limits and grants of the JIT evaluator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Steps allowed per run (`None`: unlimited).
+    pub fuel: Option<u64>,
+    /// Nested calls allowed.
+    pub max_depth: u64,
+    /// Capabilities granted (`reads_fs`, `network`, ...).
+    pub capabilities: BTreeSet<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig { fuel: None, max_depth: relon_host_shims::args::DEFAULT_MAX_DEPTH, capabilities: BTreeSet::new() }
+    }
+}
+
+/// Why a program could not be JIT-compiled.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum JitError {
+    /// The source does not compile.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] frontend::FrontendError),
+    /// The code generator refused it.
+    #[error(transparent)]
+    Codegen(#[from] codegen::CodegenError),
+    /// LLVM failed to optimize or JIT it.
+    #[error("JIT: {0}")]
+    Llvm(String),
+    /// A capability name is unknown.
+    #[error("unknown capability `{0}`")]
+    UnknownCapability(String),
+}
+
+type EntryFn = unsafe extern "C" fn(*mut EntryState) -> u32;
+
+self_cell::self_cell!(
+    struct EngineCell {
+        owner: Context,
+        #[covariant]
+        dependent: ExecutionEngine,
+    }
+);
+
+/// Compiled machine code in this process, callable through its entry.
+pub struct JitEngine {
+    // Keeps the code alive; never touched after construction.
+    _cell: EngineCell,
+    entry: EntryFn,
+}
+
+// SAFETY: after construction the LLVM context and execution engine are
+// never used again (only dropped, by whoever owns the `JitEngine`); calls
+// go through `entry`, a pointer to immutable machine code whose only
+// mutable state is the per-call `EntryState` the caller passes.
+unsafe impl Send for JitEngine {}
+// SAFETY: as for `Send`: shared references only read `entry`.
+unsafe impl Sync for JitEngine {}
+
+impl JitEngine {
+    /// Emit `program` in open world, optimize at O3 and JIT it.
+    fn compile(name: &str, program: &relon_ir::ir::Module, options: &CodegenOptions) -> Result<(JitEngine, Vec<TrapSite>), JitError> {
+        let mut sites = Vec::new();
+        let cell = EngineCell::try_new(Context::create(), |ctx| -> Result<_, JitError> {
+            let emitted = codegen::emit_module(ctx, name, program, options)?;
+            sites = emitted.trap_sites;
+            let machine = codegen::target_machine(options)?;
+            emitted
+                .module
+                .run_passes("default<O3>", &machine, PassBuilderOptions::create())
+                .map_err(|e| JitError::Llvm(e.to_string()))?;
+            let engine = emitted
+                .module
+                .create_jit_execution_engine(OptimizationLevel::Aggressive)
+                .map_err(|e| JitError::Llvm(e.to_string()))?;
+            if let Some(helper) = emitted.module.get_function(HOST_CALL_SYMBOL) {
+                engine.add_global_mapping(&helper, relon_host_call as *const () as usize);
+            }
+            Ok(engine)
+        })?;
+        let address = cell.borrow_dependent().get_function_address(ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
+        // SAFETY: `relon_entry` is emitted with exactly the `EntryFn`
+        // signature (see `relon_runtime_contract::ENTRY_SYMBOL`), and the
+        // engine that owns the code lives in `_cell` as long as `entry`.
+        let entry = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
+        Ok((JitEngine { _cell: cell, entry }, sites))
+    }
+}
+
+/// A Relon program compiled in process; runs with `Evaluator::run_main`.
+pub struct LlvmAotEvaluator {
+    engine: JitEngine,
+    layout: MainLayout,
+    imports: Vec<ImportBinding>,
+    trap_sites: Vec<TrapSite>,
+    config: SandboxConfig,
+    caps: u64,
+}
+
+#[derive(Clone)]
+struct ImportBinding {
+    name: String,
+    params: Vec<IrType>,
+    ret: IrType,
+    func: Arc<dyn RelonFunction>,
+}
+
+/// Stack of the thread each run executes on (deep recursion is bounded by
+/// the depth limit first).
+const RUN_STACK_BYTES: usize = 1 << 30;
+
+impl LlvmAotEvaluator {
+    /// Parse, analyze, lower, emit and JIT `source`.
+    pub fn from_source(source: &str, host: &HostFnRegistry, config: SandboxConfig) -> Result<LlvmAotEvaluator, JitError> {
+        let program = frontend::lower_source("<source>", source, &host.decls())?;
+        let mut caps = 0u64;
+        for name in &config.capabilities {
+            let bit = frontend::capability_from_name(name).ok_or_else(|| JitError::UnknownCapability(name.clone()))?;
+            caps |= 1 << bit.bit_index();
+        }
+        let imports = program
+            .lowered
+            .module
+            .imports
+            .iter()
+            .map(|import| {
+                let f = host.get(&import.name).ok_or_else(|| {
+                    JitError::Llvm(format!("the program calls host function `{}`, which is not registered", import.name))
+                })?;
+                Ok(ImportBinding { name: import.name.clone(), params: import.param_tys.clone(), ret: import.ret_ty, func: f.func.clone() })
+            })
+            .collect::<Result<Vec<_>, JitError>>()?;
+        let options = CodegenOptions::open_world();
+        let (engine, trap_sites) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
+        Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps })
+    }
+
+    fn bind_arguments(&self, mut args: HashMap<String, Value>) -> Result<Vec<(u32, ScalarValue)>, RuntimeError> {
+        let mut bound = Vec::with_capacity(self.layout.params.len());
+        for param in &self.layout.params {
+            let value = args
+                .remove(&param.name)
+                .ok_or_else(|| RuntimeError::MissingMainArg { name: param.name.clone(), range: TokenRange::default() })?;
+            let scalar = match (param.ty, &value) {
+                (ScalarType::Int, Value::Int(i)) => ScalarValue::Int(*i),
+                (ScalarType::Float, Value::Float(f)) => ScalarValue::Float(f.0),
+                (ScalarType::Float, Value::Int(i)) => ScalarValue::Float(*i as f64),
+                (ScalarType::Bool, Value::Bool(b)) => ScalarValue::Bool(*b),
+                (ty, other) => {
+                    return Err(RuntimeError::MainArgTypeMismatch {
+                        name: param.name.clone(),
+                        expected: ty.relon_name().to_string(),
+                        found: format!("{other:?}"),
+                        range: TokenRange::default(),
+                    });
+                }
+            };
+            bound.push((param.offset, scalar));
+        }
+        if let Some(extra) = args.keys().min() {
+            return Err(RuntimeError::UnexpectedMainArg { name: extra.clone(), range: TokenRange::default() });
+        }
+        Ok(bound)
+    }
+
+    fn trap_error(&self, code: u32, site: u32, host_error: Option<RuntimeError>) -> RuntimeError {
+        let range = self.trap_sites.get(site as usize).map_or_else(TokenRange::default, |s| {
+            let at = TokenPosition { line: s.line, column: s.column as usize, offset: 0 };
+            TokenRange { start: at, end: at }
+        });
+        match TrapCode::from_u32(code) {
+            Some(TrapCode::NumericOverflow) => RuntimeError::NumericOverflow(range),
+            Some(TrapCode::DivisionByZero) => RuntimeError::DivisionByZero(range),
+            Some(TrapCode::IndexOutOfBounds) => RuntimeError::IndexOutOfBounds { range },
+            Some(TrapCode::EmptyList) => RuntimeError::EmptyList { range },
+            Some(TrapCode::InvalidUtf8) => RuntimeError::ValidationError("invalid UTF-8".into(), range),
+            Some(TrapCode::NoMatch) => {
+                RuntimeError::TypeMismatch { expected: "a matching arm".into(), found: "no matching arm".into(), range }
+            }
+            Some(TrapCode::StepLimitExceeded) => RuntimeError::StepLimitExceeded { limit: self.config.fuel, range },
+            Some(TrapCode::CapabilityDenied) => {
+                RuntimeError::CapabilityDenied { cap_bit: None, reason: "a host function needs a capability that was not granted".into(), range }
+            }
+            Some(TrapCode::RecursionLimitExceeded) => {
+                RuntimeError::RecursionLimitExceeded { limit: self.config.max_depth as usize, range }
+            }
+            Some(TrapCode::ScratchExhausted) => RuntimeError::ValueTooLarge {
+                limit: relon_host_shims::arena::SCRATCH_BYTES,
+                actual: relon_host_shims::arena::SCRATCH_BYTES + 1,
+                range,
+            },
+            Some(TrapCode::HostError) => host_error.unwrap_or(RuntimeError::Unsupported { reason: "a host function failed".into() }),
+            None => RuntimeError::Unsupported { reason: format!("unknown trap code {code}") },
+        }
+    }
+}
+
+impl Evaluator for LlvmAotEvaluator {
+    fn eval_root(&self, _scope: &Arc<Scope>) -> Result<Value, RuntimeError> {
+        Err(RuntimeError::Unsupported { reason: "the LLVM JIT runs `#main` entry programs only; use run_main".into() })
+    }
+
+    fn run_main(&self, args: HashMap<String, Value>) -> Result<Value, RuntimeError> {
+        let bound = self.bind_arguments(args)?;
+        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
+        let run = || {
+            let mut arena = Arena::new(self.layout.in_len, self.layout.out_len);
+            for (offset, value) in &bound {
+                arena.write_input(*offset, *value);
+            }
+            let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
+            let status = arena.call_with(self.engine.entry, limits, self.caps, &context as *const HostCallContext as *mut c_void);
+            if status == ENTRY_OK {
+                let result = &self.layout.result;
+                Ok(match arena.read_output(result.offset, result.ty) {
+                    ScalarValue::Int(i) => Value::Int(i),
+                    ScalarValue::Float(f) => Value::Float(f.into()),
+                    ScalarValue::Bool(b) => Value::Bool(b),
+                })
+            } else {
+                let (code, site) = arena.trap();
+                Err(self.trap_error(code, site, context.error.into_inner()))
+            }
+        };
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("relon-jit".into())
+                .stack_size(RUN_STACK_BYTES)
+                .spawn_scoped(scope, run)
+                .map_err(|e| RuntimeError::Unsupported { reason: format!("could not start the run thread: {e}") })?
+                .join()
+                .unwrap_or_else(|_| Err(RuntimeError::Unsupported { reason: "the run panicked".into() }))
+        })
+    }
+}
+
+/// What `relon_host_call` needs during one run.
+struct HostCallContext<'a> {
+    imports: &'a [ImportBinding],
+    error: RefCell<Option<RuntimeError>>,
+}
+
+/// Host functions cannot call back into compiled Relon code.
+struct NoCallbacks;
+
+impl NativeFnCaps for NoCallbacks {
+    fn call_relon(&self, _func: &Value, _args: Vec<Value>, _range: TokenRange) -> Result<Value, RuntimeError> {
+        Err(RuntimeError::Unsupported { reason: "host functions cannot call Relon closures from compiled code".into() })
+    }
+}
+
+/// The open-world host-call helper (`relon_runtime_contract::HOST_CALL_SYMBOL`).
+extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const u64, nargs: u32) -> u64 {
+    // SAFETY: only JIT'd code calls this, with the live `EntryState` of the
+    // current run, whose `host_context` is the `HostCallContext` that
+    // `run_main` keeps alive for the run, and `args` pointing at `nargs`
+    // initialized 8-byte slots.
+    let (state, context, raw_args) = unsafe {
+        let state = &mut *state;
+        let context = &*(state.host_context as *const HostCallContext);
+        (state, context, std::slice::from_raw_parts(args, nargs as usize))
+    };
+    let fail = |state: &mut EntryState, error: RuntimeError| {
+        *context.error.borrow_mut() = Some(error);
+        state.trap_code = TrapCode::HostError.as_u32();
+        0
+    };
+    let Some(binding) = context.imports.get(import as usize) else {
+        return fail(state, RuntimeError::Unsupported { reason: format!("no host function for import #{import}") });
+    };
+    let values: Vec<Value> = raw_args
+        .iter()
+        .zip(&binding.params)
+        .map(|(bits, ty)| match ty {
+            IrType::F64 => Value::Float(f64::from_bits(*bits).into()),
+            IrType::Bool => Value::Bool(*bits != 0),
+            _ => Value::Int(*bits as i64),
+        })
+        .collect();
+    let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        binding.func.call(NativeArgs::from_positional(values, Arc::new(NoCallbacks)), TokenRange::default())
+    }));
+    match call {
+        Ok(Ok(value)) => match (binding.ret, value) {
+            (IrType::F64, Value::Float(f)) => f.0.to_bits(),
+            (IrType::F64, Value::Int(i)) => (i as f64).to_bits(),
+            (IrType::Bool, Value::Bool(b)) => b as u64,
+            (IrType::I64, Value::Int(i)) => i as u64,
+            (IrType::Unit, _) => 0,
+            (ret, other) => fail(
+                state,
+                RuntimeError::TypeMismatch {
+                    expected: format!("{ret:?} from host function `{}`", binding.name),
+                    found: format!("{other:?}"),
+                    range: TokenRange::default(),
+                },
+            ),
+        },
+        Ok(Err(error)) => fail(state, error),
+        Err(_) => fail(state, RuntimeError::Unsupported { reason: format!("host function `{}` panicked", binding.name) }),
+    }
+}
