@@ -118,6 +118,16 @@ pub enum JitError {
 }
 
 type EntryFn = unsafe extern "C" fn(*mut EntryState) -> u32;
+type PlainEntryFn = unsafe extern "C" fn(*mut EntryState, *const i64) -> i64;
+
+/// The compiled entry and how to call it.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `relon_entry`: `#main` through the buffer protocol.
+    Buffer(EntryFn),
+    /// `relon_entry_i64`: a plain `(I64...) -> I64` function.
+    Plain(PlainEntryFn),
+}
 
 self_cell::self_cell!(
     struct EngineCell {
@@ -131,7 +141,7 @@ self_cell::self_cell!(
 pub struct JitEngine {
     // Keeps the code alive; never touched after construction.
     _cell: EngineCell,
-    entry: EntryFn,
+    entry: Entry,
 }
 
 // SAFETY: after construction the LLVM context and execution engine are
@@ -163,11 +173,23 @@ impl JitEngine {
             }
             Ok(engine)
         })?;
-        let address = cell.borrow_dependent().get_function_address(ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
-        // SAFETY: `relon_entry` is emitted with exactly the `EntryFn`
-        // signature (see `relon_runtime_contract::ENTRY_SYMBOL`), and the
-        // engine that owns the code lives in `_cell` as long as `entry`.
-        let entry = unsafe { std::mem::transmute::<usize, EntryFn>(address) };
+        let engine = cell.borrow_dependent();
+        let entry = match program.entry_func_index.and_then(|i| program.funcs.get(i)).and_then(codegen::entry_shape) {
+            Some(codegen::EntryShape::PlainI64 { .. }) => {
+                let address = engine.get_function_address(codegen::PLAIN_ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
+                // SAFETY: `relon_entry_i64` is emitted with exactly the
+                // `PlainEntryFn` signature (`codegen::PLAIN_ENTRY_SYMBOL`); the
+                // engine that owns the code lives in `_cell` as long as `entry`.
+                Entry::Plain(unsafe { std::mem::transmute::<usize, PlainEntryFn>(address) })
+            }
+            _ => {
+                let address = engine.get_function_address(ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
+                // SAFETY: `relon_entry` is emitted with exactly the `EntryFn`
+                // signature (`relon_runtime_contract::ENTRY_SYMBOL`); the engine
+                // that owns the code lives in `_cell` as long as `entry`.
+                Entry::Buffer(unsafe { std::mem::transmute::<usize, EntryFn>(address) })
+            }
+        };
         Ok((JitEngine { _cell: cell, entry }, sites))
     }
 }
@@ -218,6 +240,39 @@ impl LlvmAotEvaluator {
         let options = CodegenOptions::open_world();
         let (engine, trap_sites) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
         Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps })
+    }
+
+    /// JIT a pre-lowered module whose entry is a plain `(I64...) -> I64`
+    /// function (no host imports). `run_main` takes its arguments as
+    /// `arg0`, `arg1`, ...; [`Self::call_i64`] takes them positionally.
+    pub fn from_ir_direct(module: &relon_ir::ir::Module, config: SandboxConfig) -> Result<LlvmAotEvaluator, JitError> {
+        let entry = module.entry_func_index.and_then(|i| module.funcs.get(i));
+        let arity = match entry.and_then(codegen::entry_shape) {
+            Some(codegen::EntryShape::PlainI64 { arity }) => arity,
+            _ => return Err(JitError::Llvm("from_ir_direct needs an entry of the shape (I64...) -> I64".into())),
+        };
+        if !module.imports.is_empty() {
+            return Err(JitError::Llvm("from_ir_direct takes modules without host imports".into()));
+        }
+        let (engine, trap_sites) = JitEngine::compile("relon-jit-ir", module, &CodegenOptions::open_world())?;
+        let layout = MainLayout {
+            params: (0..arity)
+                .map(|i| frontend::SlotLayout { name: format!("arg{i}"), ty: ScalarType::Int, offset: 8 * i as u32 })
+                .collect(),
+            in_len: 8 * arity as u32,
+            result: frontend::SlotLayout { name: "value".into(), ty: ScalarType::Int, offset: 0 },
+            out_len: 8,
+        };
+        Ok(LlvmAotEvaluator { engine, layout, imports: Vec::new(), trap_sites, config, caps: 0 })
+    }
+
+    /// Call a [`Self::from_ir_direct`] program with positional Int arguments.
+    pub fn call_i64(&self, args: &[i64]) -> Result<i64, RuntimeError> {
+        let values: HashMap<String, Value> = args.iter().enumerate().map(|(i, v)| (format!("arg{i}"), Value::Int(*v))).collect();
+        match self.run_main(values)? {
+            Value::Int(i) => Ok(i),
+            other => Err(RuntimeError::Unsupported { reason: format!("a plain entry returned {other:?}") }),
+        }
     }
 
     fn bind_arguments(&self, mut args: HashMap<String, Value>) -> Result<Vec<(u32, ScalarValue)>, RuntimeError> {
@@ -294,7 +349,30 @@ impl Evaluator for LlvmAotEvaluator {
                 arena.write_input(*offset, *value);
             }
             let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
-            let status = arena.call_with(self.engine.entry, limits, self.caps, &context as *const HostCallContext as *mut c_void);
+            let host_context = &context as *const HostCallContext as *mut c_void;
+            let status = match self.engine.entry {
+                Entry::Buffer(entry) => arena.call_with(entry, limits, self.caps, host_context),
+                Entry::Plain(entry) => {
+                    let ints: Vec<i64> = bound
+                        .iter()
+                        .map(|(_, v)| match v {
+                            ScalarValue::Int(i) => *i,
+                            _ => 0,
+                        })
+                        .collect();
+                    let mut result = 0;
+                    // SAFETY: `entry` is `relon_entry_i64`, which takes the
+                    // live state `run_with` builds and a pointer to `arity`
+                    // Ints (`ints`, alive for the call).
+                    let status = arena.run_with(limits, self.caps, host_context, |state| {
+                        result = unsafe { entry(state, ints.as_ptr()) };
+                        // SAFETY: `state` is live for this closure.
+                        if unsafe { (*state).trap_code } == 0 { ENTRY_OK } else { relon_runtime_contract::ENTRY_TRAPPED }
+                    });
+                    arena.write_output_int(0, result);
+                    status
+                }
+            };
             if status == ENTRY_OK {
                 let result = &self.layout.result;
                 Ok(match arena.read_output(result.offset, result.ty) {

@@ -180,3 +180,30 @@ fn fuel_stops_a_long_run_deterministically() {
         assert_eq!(kind(&run(boundary - 1)), "StepLimitExceeded");
     }
 }
+
+#[test]
+fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
+    use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp};
+    let op = |op| TaggedOp { op, range: Default::default() };
+    // (a, b) -> a * b + 1, checked.
+    let entry = Func {
+        name: "kernel".into(),
+        params: vec![IrType::I64, IrType::I64],
+        ret: IrType::I64,
+        body: vec![
+            op(Op::LocalGet(0)),
+            op(Op::LocalGet(1)),
+            op(Op::Mul(IrType::I64)),
+            op(Op::ConstI64(1)),
+            op(Op::Add(IrType::I64)),
+            op(Op::Return),
+        ],
+        range: Default::default(),
+    };
+    let module = Module { imports: Vec::new(), funcs: vec![entry], entry_func_index: Some(0), closure_table: Vec::new() };
+    let jit = LlvmAotEvaluator::from_ir_direct(&module, SandboxConfig::default()).unwrap();
+    assert_eq!(jit.call_i64(&[6, 7]).unwrap(), 43);
+    assert_eq!(jit.call_i64(&[-3, 5]).unwrap(), -14);
+    assert!(matches!(jit.call_i64(&[i64::MAX, 2]), Err(RuntimeError::NumericOverflow(_))));
+    assert_eq!(jit.run_main(args(&[("arg0", Value::Int(2)), ("arg1", Value::Int(3))])).unwrap(), Value::Int(7));
+}

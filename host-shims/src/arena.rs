@@ -77,6 +77,18 @@ impl Arena {
     /// Call the entry with granted capability bits and an open-world host
     /// context (see `relon_runtime_contract::HOST_CALL_SYMBOL`).
     pub fn call_with(&mut self, entry: EntryFn, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void) -> u32 {
+        // SAFETY: `entry` is the compiled program's entry, which takes a
+        // pointer to a live `EntryState` whose `arena` points at
+        // `arena_len` writable bytes; `run_with` keeps both alive for the
+        // call. The emitted code checks every computed address against
+        // `arena_len`; it only hands `host_context` back to the host-call
+        // helper, whose owner keeps it alive for the call.
+        self.run_with(limits, caps, host_context, |state| unsafe { entry(state) })
+    }
+
+    /// Build the call's `EntryState` over this arena, hand it to `call`,
+    /// and keep the trap it reports. `call` returns the entry's status.
+    pub fn run_with(&mut self, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void, call: impl FnOnce(*mut EntryState) -> u32) -> u32 {
         let arena_len = (self.words.len() * 8) as u32;
         let mut state = EntryState {
             arena: self.words.as_mut_ptr().cast::<u8>(),
@@ -93,15 +105,15 @@ impl Arena {
             caps,
             host_context,
         };
-        // SAFETY: `entry` is the compiled program's entry, which takes a
-        // pointer to a live `EntryState` whose `arena` points at
-        // `arena_len` writable bytes; both outlive the call. The emitted
-        // code checks every computed address against `arena_len`; it only
-        // hands `host_context` back to the host-call helper, whose owner
-        // keeps it alive for the call.
-        let status = unsafe { entry(&mut state) };
+        let status = call(&mut state);
         self.trap = (state.trap_code, state.trap_site);
         status
+    }
+
+    /// Write one Int at `offset` of the output record.
+    pub fn write_output_int(&mut self, offset: u32, value: i64) {
+        let at = self.out_offset as usize + offset as usize;
+        self.bytes_mut()[at..at + 8].copy_from_slice(&value.to_le_bytes());
     }
 
     /// The trap code and site of the last call.

@@ -6,6 +6,8 @@
 //! - `cargo xtask cocompile ARGS...`: setup, then the compiler
 //!   (`relon-cocompile ARGS...`, built in release mode).
 //! - `cargo xtask test [ARGS...]`: setup, then `cargo test --workspace ARGS...`.
+//! - `cargo xtask conformance [--corpus DIR] [--json FILE]`: setup, then the
+//!   conformance harness (tree-walk vs JIT vs static binary) on a corpus.
 //!
 //! This binary depends on nothing but std, so it builds on a machine
 //! without LLVM; everything that needs LLVM runs after `setup`.
@@ -27,6 +29,11 @@ fn main() -> ExitCode {
         "setup" => setup(),
         "cocompile" => setup().and_then(|_| cargo(&["run", "--quiet", "--release", "--package", "relon-cocompile", "--"], &rest)),
         "test" => setup().and_then(|_| cargo(&["test", "--workspace"], &rest)),
+        "conformance" => setup().and_then(|_| {
+            let mut args = vec!["--".to_string()];
+            args.extend(absolute_paths(&rest));
+            cargo(&["test", "--package", "relon-cocompile", "--test", "conformance"], &args)
+        }),
         "" | "help" | "--help" | "-h" => {
             print!("{}", HELP);
             Ok(())
@@ -45,7 +52,25 @@ fn main() -> ExitCode {
 const HELP: &str = "usage: cargo xtask <command>\n\n\
   setup                 install LLVM 22 if it is missing (apt, as root)\n\
   cocompile ARGS...     co-compile a Relon program (see `cargo xtask cocompile --help`)\n\
-  test [ARGS...]        run every test (`cargo test --workspace ARGS...`)\n";
+  test [ARGS...]        run every test (`cargo test --workspace ARGS...`)\n\
+  conformance [--corpus DIR] [--json FILE]\n\
+                        run a corpus folder through tree-walk, the JIT and the static binary\n";
+
+/// The values of `--corpus`/`--json` made absolute (the harness runs in
+/// another directory).
+fn absolute_paths(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut path_next = false;
+    for arg in args {
+        if path_next {
+            out.push(std::path::absolute(arg).map_or_else(|_| arg.clone(), |p| p.display().to_string()));
+        } else {
+            out.push(arg.clone());
+        }
+        path_next = matches!(arg.as_str(), "--corpus" | "--json");
+    }
+    out
+}
 
 /// Make sure LLVM 22 and its tools are installed.
 fn setup() -> Result<(), String> {

@@ -220,7 +220,21 @@ pub fn emit_module<'ctx>(
     while let Some(func) = emitter.pending.pop() {
         emitter.emit_function(func)?;
     }
-    emitter.emit_entry_wrapper(main)?;
+    match entry_shape(&ir.funcs[entry_index]) {
+        Some(EntryShape::BufferProtocol) => emitter.emit_entry_wrapper(main)?,
+        Some(EntryShape::PlainI64 { arity }) => emitter.emit_plain_entry_wrapper(main, arity)?,
+        None => {
+            let f = &ir.funcs[entry_index];
+            return Err(CodegenError::MalformedIr {
+                function: f.name.clone(),
+                line: f.range.start.line,
+                detail: format!(
+                    "entry signature {:?} -> {:?} is neither the buffer protocol (I32, I32, I32, I32, I64) -> I32 nor plain (I64...) -> I64",
+                    f.params, f.ret
+                ),
+            });
+        }
+    }
     emitter
         .module
         .verify()
@@ -230,6 +244,36 @@ pub fn emit_module<'ctx>(
         trap_sites: emitter.trap_sites,
         host_call_sites: emitter.host_call_sites,
     })
+}
+
+/// The two entry shapes the code generator accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryShape {
+    /// `(in_ptr, in_len, out_ptr, out_cap: I32, caps: I64) -> I32`, what
+    /// lowering produces for `#main`; exported as `relon_entry`.
+    BufferProtocol,
+    /// `(I64...) -> I64`, for hand-built IR; exported as `relon_entry_i64`.
+    PlainI64 {
+        /// Number of parameters.
+        arity: usize,
+    },
+}
+
+/// Symbol of the plain `(I64...) -> I64` entry:
+/// `extern "C" fn(state: *mut EntryState, args: *const i64) -> i64`
+/// (the caller checks `state.trap_code`).
+pub const PLAIN_ENTRY_SYMBOL: &str = "relon_entry_i64";
+
+/// The shape of an entry function, if it has one of the accepted shapes.
+pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
+    use IrType::{I32, I64};
+    if f.params == [I32, I32, I32, I32, I64] && f.ret == I32 {
+        Some(EntryShape::BufferProtocol)
+    } else if f.params.iter().all(|p| *p == I64) && f.ret == I64 {
+        Some(EntryShape::PlainI64 { arity: f.params.len() })
+    } else {
+        None
+    }
 }
 
 /// A target machine for `options` (also used for object emission).
@@ -329,7 +373,10 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     fn emit_function(&mut self, func: FuncRef) -> Result<(), CodegenError> {
         let function = self.functions[&func];
         let (name, params, ret, body) = self.signature(func);
-        let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32);
+        // The buffer-protocol entry returns through its output record;
+        // a plain entry returns its value like any function.
+        let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32)
+            && self.ir.entry_func_index.and_then(|i| self.ir.funcs.get(i)).and_then(entry_shape) == Some(EntryShape::BufferProtocol);
         let mut emitter = func::FuncEmitter::new(self, function, name, params, ret, is_entry)?;
         emitter.emit_function_body(body)
     }
@@ -364,6 +411,36 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;
         let status = b.build_select(trapped, i32t.const_int(ENTRY_TRAPPED as u64, false), i32t.const_int(ENTRY_OK as u64, false), "status")?;
         b.build_return(Some(&status))?;
+        Ok(())
+    }
+
+    /// `i64 relon_entry_i64(EntryState*, const i64* args)`: call a plain
+    /// `(I64...) -> I64` entry with its arguments from `args`.
+    fn emit_plain_entry_wrapper(&mut self, main: FunctionValue<'ctx>, arity: usize) -> Result<(), CodegenError> {
+        let ctx = self.ctx;
+        let i64t = ctx.i64_type();
+        let ptr = ctx.ptr_type(Default::default());
+        let wrapper = self.module.add_function(PLAIN_ENTRY_SYMBOL, i64t.fn_type(&[ptr.into(), ptr.into()], false), Some(Linkage::External));
+        self.apply_function_attributes(wrapper);
+        let bb = ctx.append_basic_block(wrapper, "entry");
+        self.builder.position_at_end(bb);
+        let missing = || CodegenError::Llvm("entry wrapper is missing a parameter".into());
+        let state = wrapper.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
+        let args = wrapper.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
+        let b = &self.builder;
+        let arena_at = memory::byte_offset(b, ctx, state, i64t.const_int(EntryState::OFFSET_ARENA as u64, false))?;
+        let arena = b.build_load(ptr, arena_at, "arena")?;
+        let mut call_args = vec![state.into(), arena.into()];
+        for i in 0..arity {
+            let at = memory::byte_offset(b, ctx, args, i64t.const_int(8 * i as u64, false))?;
+            call_args.push(b.build_load(i64t, at, "arg")?.into());
+        }
+        let result = b
+            .build_call(main, &call_args, "result")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
+        b.build_return(Some(&result))?;
         Ok(())
     }
 

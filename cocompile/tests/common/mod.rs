@@ -338,3 +338,149 @@ pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, args: &serde_
         Err(e) => Answer::Error(error_kind(&e)),
     }
 }
+
+/// One back end's answers for one program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every run agreed with the reference (and the expected answers).
+    Match,
+    /// Some run differed.
+    Mismatch,
+    /// The back end could not compile or run the program.
+    Refused,
+}
+
+/// The conformance report of a corpus folder.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Per program: name, then (back end, verdict, refusal reason).
+    pub rows: Vec<(String, Vec<(&'static str, Verdict, Option<String>)>)>,
+    /// One line per mismatching run.
+    pub mismatches: Vec<String>,
+    /// Runs executed.
+    pub runs: usize,
+}
+
+/// The back ends compared against tree-walk.
+pub const BACKENDS: [&str; 2] = ["jit", "binary"];
+
+impl Report {
+    /// Count of (back end, verdict) cells.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.rows.iter().flat_map(|(_, cells)| cells).filter(|(_, v, _)| *v == verdict).count()
+    }
+
+    /// The table as text.
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<28} {:<10} {:<10} {:<10}\n", "program", "tree-walk", "jit", "binary");
+        for (name, cells) in &self.rows {
+            let cell = |b: &str| {
+                cells.iter().find(|(backend, _, _)| *backend == b).map_or("-".to_string(), |(_, v, _)| {
+                    match v {
+                        Verdict::Match => "match",
+                        Verdict::Mismatch => "MISMATCH",
+                        Verdict::Refused => "refused",
+                    }
+                    .to_string()
+                })
+            };
+            out.push_str(&format!("{name:<28} {:<10} {:<10} {:<10}\n", "reference", cell("jit"), cell("binary")));
+            for (backend, _, reason) in cells {
+                if let Some(reason) = reason {
+                    out.push_str(&format!("    {backend} refused: {}\n", reason.lines().next().unwrap_or("")));
+                }
+            }
+        }
+        out.push_str(&format!(
+            "{} programs, {} runs: {} match, {} mismatch, {} refused (program x back end)\n",
+            self.rows.len(),
+            self.runs,
+            self.count(Verdict::Match),
+            self.count(Verdict::Mismatch),
+            self.count(Verdict::Refused)
+        ));
+        out
+    }
+}
+
+fn answer_json(answer: &Answer) -> Json {
+    match answer {
+        Answer::Int(i) => serde_json::json!({ "value": i }),
+        Answer::Float(f) if f.is_nan() => serde_json::json!({ "value": "NaN" }),
+        Answer::Float(f) if f.is_infinite() => serde_json::json!({ "value": if *f > 0.0 { "Infinity" } else { "-Infinity" } }),
+        Answer::Float(f) => serde_json::json!({ "value": f }),
+        Answer::Bool(b) => serde_json::json!({ "value": b }),
+        Answer::Error(kind) => serde_json::json!({ "error": kind }),
+        Answer::Refused(reason) => serde_json::json!({ "refused": reason }),
+        Answer::ReferenceCrashed => serde_json::json!({ "refused": "reference crashed" }),
+    }
+}
+
+/// Run every program of `dir` through tree-walk, the JIT and the static
+/// binary; write one JSON line per run to `json` if given.
+pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
+    let programs = load_corpus(dir);
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let mut report = Report::default();
+    let mut lines = Vec::new();
+    for program in &programs {
+        let binary = out_dir.path().join(&program.name);
+        let built = cocompile(&program.path, &binary).err();
+        let jit = jit(&program.source);
+        let mut cells = vec![
+            ("jit", Verdict::Match, jit.as_ref().err().cloned()),
+            ("binary", Verdict::Match, built.clone()),
+        ];
+        for cell in cells.iter_mut() {
+            if cell.2.is_some() {
+                cell.1 = Verdict::Refused;
+            }
+        }
+        for (i, args) in program.runs.iter().enumerate() {
+            report.runs += 1;
+            let reference = tree_walk(&program.source, args);
+            let expected = program.expected.as_ref().and_then(|e| e.get(i)).map(Answer::from_expected);
+            let answers = [
+                match &jit {
+                    Ok(evaluator) => run_jit(evaluator, args),
+                    Err(reason) => Answer::Refused(reason.clone()),
+                },
+                if built.is_none() { run_binary(&binary, args) } else { Answer::Refused(built.clone().unwrap_or_default()) },
+            ];
+            for (cell, answer) in cells.iter_mut().zip(&answers) {
+                if cell.1 == Verdict::Refused {
+                    continue;
+                }
+                let agrees = match &reference {
+                    // Tree-walk overflows its native stack on deep recursion:
+                    // accept a value or a typed error from the back end.
+                    Answer::ReferenceCrashed => !matches!(answer, Answer::Refused(_)),
+                    r => r == answer,
+                };
+                let as_expected = expected.as_ref().is_none_or(|e| e == answer);
+                if !agrees || !as_expected {
+                    cell.1 = Verdict::Mismatch;
+                    report.mismatches.push(format!(
+                        "{} run {i} {} on {}: tree-walk {reference:?}, got {answer:?}, expected {expected:?}",
+                        program.name,
+                        Json::Object(args.clone()),
+                        cell.0
+                    ));
+                }
+            }
+            lines.push(serde_json::json!({
+                "program": program.name,
+                "args": Json::Object(args.clone()),
+                "tree-walk": answer_json(&reference),
+                "jit": answer_json(&answers[0]),
+                "binary": answer_json(&answers[1]),
+            }));
+        }
+        report.rows.push((program.name.clone(), cells));
+    }
+    if let Some(path) = json {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+    report
+}

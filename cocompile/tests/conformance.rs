@@ -1,0 +1,42 @@
+//! `cargo xtask conformance`: every program of a corpus folder through the
+//! tree-walk reference, the JIT and the static binary; prints the table
+//! (program x back end: match / mismatch / refused) and the totals.
+//!
+//! Arguments (after `--`): `--corpus DIR` (default: the repository's
+//! `tests/corpus`), `--json FILE` (one line per run with every back end's
+//! answer). Exits non-zero on any mismatch, and, for the repository's own
+//! corpus, on any refusal. Runs as part of `cargo test` with the defaults.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut corpus: Option<PathBuf> = None;
+    let mut json: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--corpus" => corpus = args.next().map(PathBuf::from),
+            "--json" => json = args.next().map(PathBuf::from),
+            // libtest's flags (`cargo test -- --nocapture`, ...) mean nothing here.
+            _ => {}
+        }
+    }
+    let own_corpus = corpus.is_none();
+    let dir = corpus.unwrap_or_else(common::corpus_dir);
+    if !dir.is_dir() {
+        eprintln!("conformance: {} is not a directory", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let report = common::conformance(&dir, json.as_deref());
+    print!("{}", report.table());
+    for mismatch in &report.mismatches {
+        println!("mismatch: {mismatch}");
+    }
+    let refused = report.count(common::Verdict::Refused);
+    let failed = report.mismatches.len() + if own_corpus { refused } else { 0 };
+    println!("conformance: {} passed, {failed} failed", report.runs * common::BACKENDS.len() - report.mismatches.len());
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
