@@ -244,7 +244,7 @@ fn cocompile_program(
     let optimized = work.path().join("optimized.bc");
     let remarks = work.path().join("remarks.yaml");
     let mut opt = Command::new(&tools.opt);
-    opt.arg(format!("-passes=internalize,default<O3>"))
+    opt.arg("-passes=internalize,default<O3>")
         .arg(format!("-internalize-public-api-list={}", relon_runtime_contract::ENTRY_SYMBOL))
         .arg(format!("-mcpu={}", req.target_cpu))
         .arg("-pass-remarks-filter=inline")

@@ -138,7 +138,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     fn set_position(&mut self, tagged: &TaggedOp) {
         let start = tagged.range.start;
         if start.line != 0 || self.line == 0 {
-            self.line = start.line as u32;
+            self.line = start.line;
             self.column = start.column as u32;
         }
     }

@@ -350,11 +350,14 @@ pub enum Verdict {
     Refused,
 }
 
+/// One back end's verdict on one program, with the refusal reason.
+pub type Cell = (&'static str, Verdict, Option<String>);
+
 /// The conformance report of a corpus folder.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Per program: name, then (back end, verdict, refusal reason).
-    pub rows: Vec<(String, Vec<(&'static str, Verdict, Option<String>)>)>,
+    /// Per program: name, then one cell per back end.
+    pub rows: Vec<(String, Vec<Cell>)>,
     /// One line per mismatching run.
     pub mismatches: Vec<String>,
     /// Runs executed.
