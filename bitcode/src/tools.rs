@@ -1,8 +1,9 @@
 //! The LLVM command-line tools the pipeline runs, found once.
 //!
-//! Resolution order for each tool: the directory in `RELON_LLVM_BIN`, then
-//! `/usr/lib/llvm-<major>/bin`, then `<tool>-<major>` and `<tool>` on
-//! `PATH` (through `which`). Every tool found must report the LLVM major
+//! Resolution order for each tool: the directory in `RELON_LLVM_BIN` (when
+//! set, the only place looked at: an explicit choice is never silently
+//! replaced), else `/usr/lib/llvm-<major>/bin`, then `<tool>-<major>` and
+//! `<tool>` on `PATH` (through `which`). Every tool found must report the LLVM major
 //! version this toolchain is built for ([`LLVM_MAJOR`]); bitcode written by
 //! rustc is only readable by the same or a newer LLVM.
 
@@ -118,10 +119,11 @@ fn find_tool(tool: &'static str) -> Result<PathBuf, ToolError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(dir) = std::env::var_os("RELON_LLVM_BIN") {
         candidates.push(Path::new(&dir).join(tool));
+    } else {
+        candidates.push(PathBuf::from(format!("/usr/lib/llvm-{LLVM_MAJOR}/bin/{tool}")));
+        candidates.extend(which::which(&versioned).ok());
+        candidates.extend(which::which(tool).ok());
     }
-    candidates.push(PathBuf::from(format!("/usr/lib/llvm-{LLVM_MAJOR}/bin/{tool}")));
-    candidates.extend(which::which(&versioned).ok());
-    candidates.extend(which::which(tool).ok());
     let mut wrong = None;
     for candidate in candidates.into_iter().filter(|c| c.is_file()) {
         match tool_version(&candidate) {

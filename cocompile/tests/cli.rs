@@ -253,3 +253,66 @@ fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
     let starved = Command::new(&output).args(["--fuel", "50", "{\"n\": 100}"]).assert().code(1);
     assert!(String::from_utf8_lossy(&starved.get_output().stderr).starts_with("error: StepLimitExceeded"));
 }
+
+#[test]
+fn malformed_host_metadata_names_the_function_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/bad_metadata")), &output, &[]);
+    assert_clean_failure(&out, &output, &["[package.metadata.relon.functions.mix]", "params[1]", "unsupported type `Str`"]);
+}
+
+fn cocompile_with_llvm_bin(bin: &Path, output: &Path) -> Output {
+    let mut cmd = Command::new(common::compiler());
+    cmd.arg(common::corpus_dir().join("no_params.relon")).arg("-o").arg(output).arg("--build-dir").arg(common::build_dir());
+    cmd.env("RELON_LLVM_BIN", bin);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn missing_or_wrong_llvm_tools_say_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("app");
+    let out = cocompile_with_llvm_bin(&empty, &output);
+    assert_clean_failure(&out, &output, &["`llvm-link` (LLVM 22) not found", "apt-get install -y llvm-22"]);
+
+    let old = dir.path().join("old-bin");
+    std::fs::create_dir(&old).unwrap();
+    for tool in ["llvm-link", "opt", "llc", "llvm-dis"] {
+        let path = old.join(tool);
+        std::fs::write(&path, "#!/bin/sh\necho 'LLVM (http://llvm.org/):'\necho '  LLVM version 18.1.3'\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = cocompile_with_llvm_bin(&old, &output);
+    assert_clean_failure(&out, &output, &["is LLVM 18.1.3, but this toolchain needs LLVM 22", "install llvm-22"]);
+}
+
+#[test]
+fn a_panicking_host_function_ends_the_run_with_the_host_fault_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("explode");
+    let out = cocompile(&fixture("programs/explode.relon"), Some(&common::test_host_dir()), &output, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Command::new(&output).arg("{\"n\": 4}").assert().success().stdout("9\n");
+    let fault = Command::new(&output).arg("{\"n\": -1}").assert().code(3);
+    let stderr = String::from_utf8_lossy(&fault.get_output().stderr).to_string();
+    assert!(stderr.contains("HostFault") && stderr.contains("explode called with -1"), "{stderr}");
+    assert!(fault.get_output().stdout.is_empty(), "a faulted run printed a result");
+}
+
+#[test]
+fn oversized_input_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("args");
+    let out = cocompile(&common::corpus_dir().join("add_int.relon"), None, &output, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let padding = " ".repeat(17 << 20);
+    let input = format!("{{\"a\": 1,{padding} \"b\": 2}}");
+    let run = Command::new(&output).write_stdin(input).assert().code(2);
+    assert!(String::from_utf8_lossy(&run.get_output().stderr).contains("the limit is"));
+}

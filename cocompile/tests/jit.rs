@@ -207,3 +207,13 @@ fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
     assert!(matches!(jit.call_i64(&[i64::MAX, 2]), Err(RuntimeError::NumericOverflow(_))));
     assert_eq!(jit.run_main(args(&[("arg0", Value::Int(2)), ("arg1", Value::Int(3))])).unwrap(), Value::Int(7));
 }
+
+#[test]
+fn a_panicking_host_function_is_a_typed_error_in_the_jit() {
+    let jit = common::jit("#main(Int n) -> Int\nexplode(n) + 1").unwrap();
+    assert_eq!(jit.run_main(args(&[("n", Value::Int(4))])).unwrap(), Value::Int(9));
+    match jit.run_main(args(&[("n", Value::Int(-1))])) {
+        Err(RuntimeError::Unsupported { reason }) => assert!(reason.contains("explode") && reason.contains("panicked"), "{reason}"),
+        other => panic!("expected a typed error, got {other:?}"),
+    }
+}

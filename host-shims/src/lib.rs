@@ -52,6 +52,16 @@ const ENTRY_STACK_BYTES: usize = 1 << 30;
 
 /// Parse the command line, run the program, print the outcome.
 pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
+    // A host function is an `extern "C"` Rust function: a panic in it
+    // cannot unwind (Rust aborts at that boundary). Report it and exit with
+    // the host-fault code before anything else happens; nothing has been
+    // printed on stdout yet, so no half-written result can appear.
+    std::panic::set_hook(Box::new(|info| {
+        let message = payload_message(info.payload());
+        let place = info.location().map_or_else(String::new, |l| format!(" ({}:{})", l.file(), l.line()));
+        let _ = writeln!(std::io::stderr().lock(), "error: HostFault: a host function panicked: {message}{place}");
+        std::process::exit(ExitStatus::HostFault as i32);
+    }));
     let invocation = match args::parse(std::env::args().skip(1), program) {
         Ok(args::Parsed::Run(inv)) => inv,
         Ok(args::Parsed::Help(text)) => {
@@ -95,7 +105,7 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
             };
             fail(ExitStatus::RuntimeError, &format!("error: {kind}: {message}{place}"))
         }
-        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: a host function panicked: {message}")),
+        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
     }
 }
 
@@ -105,9 +115,13 @@ fn fail(status: ExitStatus, message: &str) -> ExitCode {
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
+    payload_message(panic.as_ref())
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into())
 }

@@ -40,3 +40,12 @@ pub extern "C" fn clock_skew(x: i64) -> i64 {
     h.write_i64(x);
     (h.finish() % 1000) as i64
 }
+
+/// Panics on a negative argument: the host-fault path.
+#[unsafe(no_mangle)]
+pub extern "C" fn explode(x: i64) -> i64 {
+    if x < 0 {
+        panic!("explode called with {x}");
+    }
+    x * 2
+}
