@@ -8,6 +8,8 @@
 //! - `cargo xtask test [ARGS...]`: setup, then `cargo test --workspace ARGS...`.
 //! - `cargo xtask conformance [--corpus DIR] [--json FILE]`: setup, then the
 //!   conformance harness (tree-walk vs JIT vs static binary) on a corpus.
+//! - `cargo xtask fuzz [--programs N] [--seed S] ...`: setup, then the
+//!   differential fuzzer (release build).
 //!
 //! This binary depends on nothing but std, so it builds on a machine
 //! without LLVM; everything that needs LLVM runs after `setup`.
@@ -29,6 +31,11 @@ fn main() -> ExitCode {
         "setup" => setup(),
         "cocompile" => setup().and_then(|_| cargo(&["run", "--quiet", "--release", "--package", "relon-cocompile", "--"], &rest)),
         "test" => setup().and_then(|_| cargo(&["test", "--workspace"], &rest)),
+        "fuzz" => setup().and_then(|_| {
+            let mut args = vec!["--".to_string()];
+            args.extend(absolute_paths(&rest));
+            cargo(&["test", "--release", "--package", "relon-cocompile", "--test", "fuzz"], &args)
+        }),
         "conformance" => setup().and_then(|_| {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
@@ -54,7 +61,9 @@ const HELP: &str = "usage: cargo xtask <command>\n\n\
   cocompile ARGS...     co-compile a Relon program (see `cargo xtask cocompile --help`)\n\
   test [ARGS...]        run every test (`cargo test --workspace ARGS...`)\n\
   conformance [--corpus DIR] [--json FILE]\n\
-                        run a corpus folder through tree-walk, the JIT and the static binary\n";
+                        run a corpus folder through tree-walk, the JIT and the static binary\n\
+  fuzz [--programs N] [--seed S] [--binary-every K] [--out DIR]\n\
+                        differential fuzzing: random programs through tree-walk, the JIT, the binary\n";
 
 /// The values of `--corpus`/`--json` made absolute (the harness runs in
 /// another directory).
@@ -67,7 +76,7 @@ fn absolute_paths(args: &[String]) -> Vec<String> {
         } else {
             out.push(arg.clone());
         }
-        path_next = matches!(arg.as_str(), "--corpus" | "--json");
+        path_next = matches!(arg.as_str(), "--corpus" | "--json" | "--out");
     }
     out
 }

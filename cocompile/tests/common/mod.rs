@@ -321,11 +321,16 @@ pub fn test_host_registry() -> relon_cocompile::jit::HostFnRegistry {
 
 /// JIT-compile `source` with the test host functions and every capability.
 pub fn jit(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, String> {
+    jit_typed(source).map_err(|e| e.to_string())
+}
+
+/// [`jit`], keeping the error's type.
+pub fn jit_typed(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, relon_cocompile::jit::JitError> {
     let config = relon_cocompile::jit::SandboxConfig {
         capabilities: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
         ..Default::default()
     };
-    relon_cocompile::jit::LlvmAotEvaluator::from_source(source, &test_host_registry(), config).map_err(|e| e.to_string())
+    relon_cocompile::jit::LlvmAotEvaluator::from_source(source, &test_host_registry(), config)
 }
 
 /// Run a JIT'd program with JSON arguments.

@@ -1,0 +1,306 @@
+//! `cargo xtask fuzz`: differential fuzzing. Generates random well-typed
+//! Relon programs (Int/Float/Bool arithmetic near the overflow edges,
+//! conditionals, where-bindings, recursive helpers, range reductions, host
+//! calls), runs each through tree-walk and the JIT, and every K-th through
+//! the static binary; stops at the first mismatch and writes the program
+//! and its arguments as a corpus entry that reproduces it.
+//!
+//! Arguments (after `--`): `--programs N` (default 300), `--seed S`
+//! (default 1), `--binary-every K` (default 100, 0 for never), `--out DIR`
+//! (where a mismatch is written; default `target/fuzz-mismatch`).
+//! Runs as part of `cargo test` with the defaults.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use common::Answer;
+
+
+/// Edge-heavy Int literals, as source text (Relon has no unary minus).
+const INT_LITERALS: &[&str] = &[
+    "0", "1", "2", "3", "7", "10", "13", "100", "1000", "65536", "2147483647", "2147483648", "4294967296",
+    "9007199254740993", "3037000499", "9223372036854775807", "(0 - 1)", "(0 - 7)", "(0 - 9223372036854775807)",
+    "(0 - 9223372036854775807 - 1)",
+];
+const FLOAT_LITERALS: &[&str] = &["0.0", "1.0", "0.5", "1.5", "0.1", "3.25", "1e300", "1e-300", "(0.0 - 2.5)", "(0.0 - 0.0)"];
+
+struct Gen {
+    rng: fastrand::Rng,
+    lets: Vec<(String, char)>,
+    helpers: Vec<String>,
+    in_lambda: Vec<String>,
+    /// No reductions or helper calls: the analyzer cannot type a
+    /// where-binding built from them.
+    plain: bool,
+}
+
+impl Gen {
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items[self.rng.usize(..items.len())]
+    }
+
+    /// An Int expression of depth at most `depth`.
+    fn int(&mut self, depth: u32) -> String {
+        let leaf = depth == 0 || self.rng.u8(..10) < 3;
+        if leaf {
+            let mut vars: Vec<String> = vec!["a".into(), "b".into()];
+            vars.extend(self.lets.iter().filter(|(_, t)| *t == 'i').map(|(n, _)| n.clone()));
+            vars.extend(self.in_lambda.iter().cloned());
+            return match self.rng.u8(..3) {
+                0 => self.pick(INT_LITERALS).to_string(),
+                _ => vars[self.rng.usize(..vars.len())].clone(),
+            };
+        }
+        let d = depth - 1;
+        match self.rng.u8(..12) {
+            0..=3 => {
+                let op = self.pick(&["+", "-", "*", "/", "%"]);
+                format!("({} {op} {})", self.int(d), self.int(d))
+            }
+            4 => format!("({} ? {} : {})", self.bool(d), self.int(d), self.int(d)),
+            5 => {
+                let f = self.pick(&["abs", "min", "max"]);
+                if f == "abs" { format!("abs({})", self.int(d)) } else { format!("{f}({}, {})", self.int(d), self.int(d)) }
+            }
+            6 => format!("mix({}, {})", self.int(d), self.int(d)),
+            7 if self.in_lambda.is_empty() && !self.plain => {
+                // A bounded reduction: its body sees acc and i.
+                let n = self.rng.u8(..25);
+                let init = self.int(d.min(1));
+                self.in_lambda = vec!["acc".into(), "i".into()];
+                let body = self.int(d.min(2));
+                self.in_lambda.clear();
+                format!("range({n}).reduce({init}, (acc, i) => {body})")
+            }
+            8 if !self.helpers.is_empty() && !self.plain => {
+                let h = self.helpers[self.rng.usize(..self.helpers.len())].clone();
+                // Recursion depth stays small: tree-walk overflows its
+                // native stack on deep recursion and takes the process down.
+                format!("{h}(({} % 100))", self.int(d))
+            }
+            9 => format!("(is_prime({}) ? 1 : 0)", self.small_int(d)),
+            _ => format!("({} + {})", self.int(d), self.pick(INT_LITERALS)),
+        }
+    }
+
+    /// An Int bounded to (-10^6, 10^6): safe to order-compare (tree-walk
+    /// compares Ints through f64) and to recurse on.
+    fn small_int(&mut self, depth: u32) -> String {
+        format!("({} % 1000000)", self.int(depth))
+    }
+
+    fn float(&mut self, depth: u32) -> String {
+        let leaf = depth == 0 || self.rng.u8(..10) < 3;
+        if leaf {
+            return match self.rng.u8(..3) {
+                0 => self.pick(FLOAT_LITERALS).to_string(),
+                1 => "y".to_string(),
+                _ => "x".to_string(),
+            };
+        }
+        let d = depth - 1;
+        match self.rng.u8(..8) {
+            0..=3 => {
+                let op = self.pick(&["+", "-", "*", "/", "%"]);
+                format!("({} {op} {})", self.float(d), self.float(d))
+            }
+            4 => format!("({} ? {} : {})", self.bool(d), self.float(d), self.float(d)),
+            5 => format!("({} * {})", self.float(d), self.small_int(d)),
+            6 => format!("lerp({}, {}, {})", self.float(d), self.float(d), self.float(d)),
+            _ => format!("({} + {})", self.float(d), self.pick(FLOAT_LITERALS)),
+        }
+    }
+
+    fn bool(&mut self, depth: u32) -> String {
+        if depth == 0 || self.rng.u8(..10) < 2 {
+            let mut vars: Vec<String> = vec!["c".into()];
+            vars.extend(self.lets.iter().filter(|(_, t)| *t == 'b').map(|(n, _)| n.clone()));
+            return match self.rng.u8(..4) {
+                0 => "true".into(),
+                1 => "false".into(),
+                _ => vars[self.rng.usize(..vars.len())].clone(),
+            };
+        }
+        let d = depth - 1;
+        match self.rng.u8(..7) {
+            0 => {
+                let op = self.pick(&["<", "<=", ">", ">="]);
+                format!("({} {op} {})", self.small_int(d), self.small_int(d))
+            }
+            1 => {
+                let op = self.pick(&["==", "!="]);
+                format!("({} {op} {})", self.int(d), self.int(d))
+            }
+            2 => {
+                let op = self.pick(&["<", "<=", ">", ">=", "==", "!="]);
+                format!("({} {op} {})", self.float(d), self.float(d))
+            }
+            3 => format!("({} && {})", self.bool(d), self.bool(d)),
+            4 => format!("({} || {})", self.bool(d), self.bool(d)),
+            5 => format!("({} == false)", self.bool(d)),
+            _ => format!("({} == {})", self.bool(d), self.bool(d)),
+        }
+    }
+
+    /// A whole program and its argument sets.
+    fn program(&mut self) -> (String, Vec<serde_json::Map<String, serde_json::Value>>) {
+        self.lets.clear();
+        self.helpers.clear();
+        let mut bindings = Vec::new();
+        if self.rng.bool() {
+            // A recursive helper that always terminates: it counts down a
+            // bounded argument.
+            self.in_lambda = vec!["k".into()];
+            let step = self.int(2);
+            self.in_lambda.clear();
+            bindings.push(format!(
+                "  h0: (Int k) -> Int => k <= 0 ? {} : mix(h0(k - 1), {step})",
+                self.pick(&["0", "1", "k"])
+            ));
+            self.helpers.push("h0".into());
+        }
+        for i in 0..self.rng.usize(..3) {
+            self.plain = true;
+            let (ty, expr) = match self.rng.u8(..3) {
+                0 => ('b', self.bool(2)),
+                _ => ('i', self.int(3)),
+            };
+            self.plain = false;
+            bindings.push(format!("  v{i}: {expr}"));
+            self.lets.push((format!("v{i}"), ty));
+        }
+        let (ret, body) = match self.rng.u8(..4) {
+            0 => ("Float", self.float(4)),
+            1 => ("Bool", self.bool(4)),
+            _ => ("Int", self.int(4)),
+        };
+        let mut source = format!("#main(Int a, Int b, Float x, Float y, Bool c) -> {ret}\n{body}");
+        if !bindings.is_empty() {
+            let _ = write!(source, " where {{\n{}\n}}", bindings.join(",\n"));
+        }
+        source.push('\n');
+        let runs = (0..3)
+            .map(|_| {
+                let int = |g: &mut Gen| -> serde_json::Value {
+                    match g.rng.u8(..4) {
+                        0 => serde_json::json!(g.rng.i64(..)),
+                        1 => serde_json::json!(g.rng.i64(-20..20)),
+                        2 => serde_json::json!([i64::MAX, i64::MIN, 0, -1, 1 << 32][g.rng.usize(..5)]),
+                        _ => serde_json::json!(g.rng.i64(-100_000..100_000)),
+                    }
+                };
+                let float = |g: &mut Gen| -> serde_json::Value {
+                    match g.rng.u8(..5) {
+                        0 => serde_json::json!("NaN"),
+                        1 => serde_json::json!(["Infinity", "-Infinity"][g.rng.usize(..2)]),
+                        2 => serde_json::json!(0.0),
+                        _ => serde_json::json!((g.rng.f64() - 0.5) * 1000.0),
+                    }
+                };
+                let mut args = serde_json::Map::new();
+                args.insert("a".into(), int(self));
+                args.insert("b".into(), int(self));
+                args.insert("x".into(), float(self));
+                args.insert("y".into(), float(self));
+                args.insert("c".into(), serde_json::json!(self.rng.bool()));
+                args
+            })
+            .collect();
+        (source, runs)
+    }
+}
+
+fn main() -> ExitCode {
+    let mut programs = 300usize;
+    let mut seed = 1u64;
+    let mut binary_every = 100usize;
+    let mut out = common::repo_root().join("target/fuzz-mismatch");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match arg.as_str() {
+            "--programs" => programs = value().parse().unwrap_or(programs),
+            "--seed" => seed = value().parse().unwrap_or(seed),
+            "--binary-every" => binary_every = value().parse().unwrap_or(binary_every),
+            "--out" => out = PathBuf::from(value()),
+            _ => {}
+        }
+    }
+    let start = Instant::now();
+    let mut generator = Gen { rng: fastrand::Rng::with_seed(seed), lets: Vec::new(), helpers: Vec::new(), in_lambda: Vec::new(), plain: false };
+    let binaries = tempfile::tempdir().expect("temp dir");
+    let (mut runs, mut binary_runs, mut front_end_rejected) = (0usize, 0usize, 0usize);
+    for index in 0..programs {
+        let (source, arg_sets) = generator.program();
+        let jit = match common::jit_typed(&source) {
+            Ok(jit) => jit,
+            Err(relon_cocompile::jit::JitError::Source(error)) => {
+                if std::env::var_os("RELON_FUZZ_VERBOSE").is_some() {
+                    println!("rejected: {:?}", miette::Report::new(error));
+                }
+                // The analyzer's static typing is stricter than the
+                // generator's: such a program is no test of a back end.
+                front_end_rejected += 1;
+                continue;
+            }
+            Err(reason) => {
+                // The generator only writes well-typed programs in the
+                // compiled slice: a refusal is a failure too.
+                return report_failure(&out, index, &source, &arg_sets, &format!("JIT refused: {reason:?}"));
+            }
+        };
+        let binary = (binary_every > 0 && index % binary_every == 0).then(|| {
+            let path = binaries.path().join(format!("p{index}"));
+            let source_path = binaries.path().join(format!("p{index}.relon"));
+            std::fs::write(&source_path, &source).expect("write program");
+            common::cocompile(&source_path, &path).map(|_| path)
+        });
+        for args in &arg_sets {
+            runs += 1;
+            let reference = common::tree_walk(&source, args);
+            let jitted = common::run_jit(&jit, args);
+            let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
+            if !agrees(&jitted) {
+                return report_failure(&out, index, &source, &[args.clone()], &format!("tree-walk {reference:?}, jit {jitted:?}"));
+            }
+            match &binary {
+                Some(Ok(path)) => {
+                    binary_runs += 1;
+                    let compiled = common::run_binary(path, args);
+                    if !agrees(&compiled) {
+                        return report_failure(&out, index, &source, &[args.clone()], &format!("tree-walk {reference:?}, binary {compiled:?}"));
+                    }
+                }
+                Some(Err(reason)) => return report_failure(&out, index, &source, &[args.clone()], &format!("binary refused: {reason}")),
+                None => {}
+            }
+        }
+    }
+    println!(
+        "fuzz: seed {seed}, {programs} programs ({front_end_rejected} rejected by the analyzer, not run), {runs} runs ({binary_runs} also through the static binary), 0 refused, 0 mismatches, {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    if front_end_rejected * 4 > programs {
+        println!("fuzz: the analyzer rejected more than a quarter of the programs: the generator has drifted from the language");
+        println!("fuzz: {runs} passed, 1 failed");
+        return ExitCode::FAILURE;
+    }
+    println!("fuzz: {runs} passed, 0 failed");
+    ExitCode::SUCCESS
+}
+
+fn report_failure(out: &std::path::Path, index: usize, source: &str, args: &[serde_json::Map<String, serde_json::Value>], what: &str) -> ExitCode {
+    let _ = std::fs::create_dir_all(out);
+    let name = format!("fuzz_{index}");
+    let _ = std::fs::write(out.join(format!("{name}.relon")), source);
+    let runs: Vec<serde_json::Value> = args.iter().map(|a| serde_json::Value::Object(a.clone())).collect();
+    let _ = std::fs::write(out.join(format!("{name}.args.json")), serde_json::Value::Array(runs).to_string());
+    println!("fuzz: program {index} fails: {what}\n{source}");
+    println!("fuzz: reproduce with `cargo xtask conformance --corpus {}`", out.display());
+    println!("fuzz: 0 passed, 1 failed");
+    ExitCode::FAILURE
+}
