@@ -174,16 +174,18 @@ impl JitEngine {
             Ok(engine)
         })?;
         let engine = cell.borrow_dependent();
+        // Metered code only when a step budget is set.
+        let suffix = if options.fuel { codegen::METERED_SUFFIX } else { "" };
         let entry = match program.entry_func_index.and_then(|i| program.funcs.get(i)).and_then(codegen::entry_shape) {
             Some(codegen::EntryShape::PlainI64 { .. }) => {
-                let address = engine.get_function_address(codegen::PLAIN_ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
+                let address = engine.get_function_address(&format!("{}{suffix}", codegen::PLAIN_ENTRY_SYMBOL)).map_err(|e| JitError::Llvm(e.to_string()))?;
                 // SAFETY: `relon_entry_i64` is emitted with exactly the
                 // `PlainEntryFn` signature (`codegen::PLAIN_ENTRY_SYMBOL`); the
                 // engine that owns the code lives in `_cell` as long as `entry`.
                 Entry::Plain(unsafe { std::mem::transmute::<usize, PlainEntryFn>(address) })
             }
             _ => {
-                let address = engine.get_function_address(ENTRY_SYMBOL).map_err(|e| JitError::Llvm(e.to_string()))?;
+                let address = engine.get_function_address(&format!("{ENTRY_SYMBOL}{suffix}")).map_err(|e| JitError::Llvm(e.to_string()))?;
                 // SAFETY: `relon_entry` is emitted with exactly the `EntryFn`
                 // signature (`relon_runtime_contract::ENTRY_SYMBOL`); the engine
                 // that owns the code lives in `_cell` as long as `entry`.
@@ -237,7 +239,7 @@ impl LlvmAotEvaluator {
                 Ok(ImportBinding { name: import.name.clone(), params: import.param_tys.clone(), ret: import.ret_ty, func: f.func.clone() })
             })
             .collect::<Result<Vec<_>, JitError>>()?;
-        let options = CodegenOptions::open_world();
+        let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
         let (engine, trap_sites) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
         Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps })
     }
@@ -254,7 +256,8 @@ impl LlvmAotEvaluator {
         if !module.imports.is_empty() {
             return Err(JitError::Llvm("from_ir_direct takes modules without host imports".into()));
         }
-        let (engine, trap_sites) = JitEngine::compile("relon-jit-ir", module, &CodegenOptions::open_world())?;
+        let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
+        let (engine, trap_sites) = JitEngine::compile("relon-jit-ir", module, &options)?;
         let layout = MainLayout {
             params: (0..arity)
                 .map(|i| frontend::SlotLayout { name: format!("arg{i}"), ty: ScalarType::Int, offset: 8 * i as u32 })

@@ -245,7 +245,11 @@ fn cocompile_program(
     let remarks = work.path().join("remarks.yaml");
     let mut opt = Command::new(&tools.opt);
     opt.arg("-passes=internalize,default<O3>")
-        .arg(format!("-internalize-public-api-list={}", relon_runtime_contract::ENTRY_SYMBOL))
+        .arg(format!(
+            "-internalize-public-api-list={0},{0}{1}",
+            relon_runtime_contract::ENTRY_SYMBOL,
+            relon_runtime_contract::METERED_SUFFIX
+        ))
         .arg(format!("-mcpu={}", req.target_cpu))
         .arg("-pass-remarks-filter=inline")
         .arg("-pass-remarks-output")

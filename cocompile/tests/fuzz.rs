@@ -63,8 +63,10 @@ impl Gen {
             }
             4 => format!("({} ? {} : {})", self.bool(d), self.int(d), self.int(d)),
             5 => {
+                // min/max order their operands like `<` (through f64 in
+                // tree-walk), so their operands stay small too.
                 let f = self.pick(&["abs", "min", "max"]);
-                if f == "abs" { format!("abs({})", self.int(d)) } else { format!("{f}({}, {})", self.int(d), self.int(d)) }
+                if f == "abs" { format!("abs({})", self.int(d)) } else { format!("{f}({}, {})", self.small_int(d), self.small_int(d)) }
             }
             6 => format!("mix({}, {})", self.int(d), self.int(d)),
             7 if self.in_lambda.is_empty() && !self.plain => {

@@ -210,7 +210,18 @@ fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
 
 #[test]
 fn a_panicking_host_function_is_a_typed_error_in_the_jit() {
-    let jit = common::jit("#main(Int n) -> Int\nexplode(n) + 1").unwrap();
+    let mut host = HostFnRegistry::new();
+    host.register(
+        "explode",
+        &[ScalarType::Int],
+        ScalarType::Int,
+        None,
+        Arc::new(Closure(|a: &[Value]| match a {
+            [Value::Int(i)] if *i >= 0 => Ok(Value::Int(i * 2)),
+            _ => panic!("explode called with a negative number"),
+        })),
+    );
+    let jit = LlvmAotEvaluator::from_source("#main(Int n) -> Int\nexplode(n) + 1", &host, SandboxConfig::default()).unwrap();
     assert_eq!(jit.run_main(args(&[("n", Value::Int(4))])).unwrap(), Value::Int(9));
     match jit.run_main(args(&[("n", Value::Int(-1))])) {
         Err(RuntimeError::Unsupported { reason }) => assert!(reason.contains("explode") && reason.contains("panicked"), "{reason}"),

@@ -6,6 +6,8 @@
 //!                    argument reads it from standard input
 //!   --fuel N         stop with StepLimitExceeded after N steps
 //!   --max-depth N    stop with RecursionLimitExceeded past N nested calls
+//!   --bench N        time N calls (after a warm-up) instead of printing the
+//!                    result once; prints per-call statistics as JSON
 //! ```
 
 use relon_runtime_contract::ProgramDesc;
@@ -36,8 +38,12 @@ impl Default for Limits {
 pub struct Invocation {
     /// `#main` arguments in parameter order.
     pub arguments: Vec<ScalarValue>,
+    /// The arguments as given (the row caliber of `--bench` parses them per call).
+    pub arguments_json: String,
     /// Limits.
     pub limits: Limits,
+    /// `--bench N`: time N calls.
+    pub bench: Option<u64>,
 }
 
 /// What the command line asks for.
@@ -55,6 +61,7 @@ pub const MAX_INPUT_BYTES: usize = 16 << 20;
 /// Parse the arguments after the program name.
 pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Result<Parsed, String> {
     let mut limits = Limits::default();
+    let mut bench = None;
     let mut json_text: Option<String> = None;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -62,6 +69,7 @@ pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Resul
             "-h" | "--help" => return Ok(Parsed::Help(help(program))),
             "--fuel" => limits.fuel = number(&mut args, "--fuel")?,
             "--max-depth" => limits.max_depth = number(&mut args, "--max-depth")?,
+            "--bench" => bench = Some(number(&mut args, "--bench")?.max(1)),
             "-" if json_text.is_none() => json_text = Some(read_stdin()?),
             flag if flag.starts_with("--") => return Err(format!("unknown option `{flag}` (see --help)")),
             _ if json_text.is_none() => json_text = Some(arg),
@@ -76,7 +84,7 @@ pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Resul
         return Err(format!("the JSON input is {} bytes; the limit is {MAX_INPUT_BYTES}", text.len()));
     }
     let arguments = json::parse_arguments(&text, program)?;
-    Ok(Parsed::Run(Invocation { arguments, limits }))
+    Ok(Parsed::Run(Invocation { arguments, arguments_json: text, limits, bench }))
 }
 
 fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<u64, String> {
@@ -98,7 +106,7 @@ fn help(program: &ProgramDesc) -> String {
     let params: Vec<String> = program.params.iter().map(|p| format!("\"{}\": <{}>", p.name, p.ty.relon_name())).collect();
     format!(
         "Runs the Relon program {} (co-compiled).\n\n\
-         usage: {} [--fuel N] [--max-depth N] ['{{{}}}' | -]\n\n\
+         usage: {} [--fuel N] [--max-depth N] [--bench N] ['{{{}}}' | -]\n\n\
          The #main arguments are one JSON object (or `-`/nothing: read from standard input).\n\
          Prints the result as JSON. Exit codes: 0 ok, 1 runtime error, 2 bad input, 3 host fault.\n",
         program.source_name,

@@ -15,6 +15,7 @@
 
 pub mod args;
 pub mod arena;
+pub mod bench;
 pub mod json;
 
 use std::io::Write;
@@ -50,8 +51,10 @@ impl From<ExitStatus> for ExitCode {
 /// depth limit long before it is reached.
 const ENTRY_STACK_BYTES: usize = 1 << 30;
 
-/// Parse the command line, run the program, print the outcome.
-pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
+/// Parse the command line, run the program, print the outcome. `entry`
+/// runs without a step budget; `metered_entry` counts steps and runs when
+/// `--fuel` sets one.
+pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn) -> ExitCode {
     // A host function is an `extern "C"` Rust function: a panic in it
     // cannot unwind (Rust aborts at that boundary). Report it and exit with
     // the host-fault code before anything else happens; nothing has been
@@ -70,6 +73,23 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
         }
         Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
     };
+    let entry = if invocation.limits.fuel == u64::MAX { entry } else { metered_entry };
+    if let Some(calls) = invocation.bench {
+        let outcome = std::thread::Builder::new()
+            .name("relon-main".into())
+            .stack_size(ENTRY_STACK_BYTES)
+            .spawn(move || bench::bench(program, entry, &invocation, calls))
+            .map_err(|e| e.to_string())
+            .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
+        return match outcome {
+            Ok(Ok(report)) => {
+                println!("{report}");
+                ExitStatus::Success.into()
+            }
+            Ok(Err((code, site))) => report_trap(program, code, site),
+            Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
+        };
+    }
     let mut arena = arena::Arena::new(program.in_len, program.out_len);
     for (field, value) in program.params.iter().zip(&invocation.arguments) {
         arena.write_input(field.offset, *value);
@@ -95,18 +115,23 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn) -> ExitCode {
         }
         Ok((arena, _)) => {
             let (code, site) = arena.trap();
-            let (kind, message) = match TrapCode::from_u32(code) {
-                Some(trap) => (trap.error_kind(), trap.message().to_string()),
-                None => ("Unsupported", format!("unknown trap code {code}")),
-            };
-            let place = match program.trap_sites.get(site as usize) {
-                Some(s) if s.line > 0 => format!(" at {}:{}:{}", program.source_name, s.line, s.column),
-                _ => String::new(),
-            };
-            fail(ExitStatus::RuntimeError, &format!("error: {kind}: {message}{place}"))
+            report_trap(program, code, site)
         }
         Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
     }
+}
+
+/// Print a runtime error (`error: <Kind>: <message> at <file>:<line>:<col>`).
+fn report_trap(program: &ProgramDesc, code: u32, site: u32) -> ExitCode {
+    let (kind, message) = match TrapCode::from_u32(code) {
+        Some(trap) => (trap.error_kind(), trap.message().to_string()),
+        None => ("Unsupported", format!("unknown trap code {code}")),
+    };
+    let place = match program.trap_sites.get(site as usize) {
+        Some(s) if s.line > 0 => format!(" at {}:{}:{}", program.source_name, s.line, s.column),
+        _ => String::new(),
+    };
+    fail(ExitStatus::RuntimeError, &format!("error: {kind}: {message}{place}"))
 }
 
 fn fail(status: ExitStatus, message: &str) -> ExitCode {

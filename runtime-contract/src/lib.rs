@@ -21,6 +21,12 @@
 /// where.
 pub const ENTRY_SYMBOL: &str = "relon_entry";
 
+/// Suffix of the metered entry: `relon_entry_metered` has the same
+/// signature as [`ENTRY_SYMBOL`] and counts steps in [`EntryState::fuel`];
+/// `relon_entry` does not count (it behaves as with an unlimited budget),
+/// so a run without a budget pays nothing for metering.
+pub const METERED_SUFFIX: &str = "_metered";
+
 /// Symbol of the open-world host-call helper the embedding process defines.
 ///
 /// Signature: `extern "C" fn(state: *mut EntryState, import: u32,

@@ -43,7 +43,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         params: &[IrType],
         args: Vec<BasicValueEnum<'ctx>>,
     ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
-        let mut call_args: Vec<BasicMetadataValueEnum> = vec![self.state.into(), self.arena.into()];
+        let mut call_args: Vec<BasicMetadataValueEnum> = vec![self.state.into(), self.arena.into(), self.arena_len.into(), self.depth.into()];
         for (arg, ty) in args.into_iter().zip(params) {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
@@ -103,7 +103,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
         let call = self.m.builder.build_call(callee, &call_args, "host")?;
-        self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol, line: self.line, column: self.column });
+        if !self.m.metered {
+            // The metered copy repeats every site; report each once.
+            self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol, line: self.line, column: self.column });
+        }
         if ret_ty != IrType::Unit {
             let result = call
                 .try_as_basic_value()
@@ -234,9 +237,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let args = self.pop_n(param_tys.len())?;
         let handle = self.pop_int()?;
         self.push(handle.into());
-        self.load_absolute(0, IrType::I32)?;
-        let table_idx = self.pop_int()?;
-        self.push(handle.into());
         self.load_absolute(4, IrType::I32)?;
         let captures_ptr = self.pop()?;
 
@@ -259,14 +259,17 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let ctx = self.m.ctx;
         let i32t = ctx.i32_type();
         let ret_llvm = self.m.llvm_type(ret_ty);
-        if let [(slot, func)] = candidates.as_slice() {
-            let wrong = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, table_idx, i32t.const_int(*slot as u64, false), "bad_closure")?;
-            self.trap_if(wrong, TrapCode::IndexOutOfBounds)?;
+        if let [(_, func)] = candidates.as_slice() {
+            // One function has this signature: every handle that can reach
+            // this call names it, so the call is direct.
             let callee = self.m.declare(*func)?;
             let result = self.call_emitted(callee, &call_params, call_args)?;
             self.push(result);
             return Ok(());
         }
+        self.push(handle.into());
+        self.load_absolute(0, IrType::I32)?;
+        let table_idx = self.pop_int()?;
         let bad = ctx.append_basic_block(self.function, "bad_closure");
         let done = ctx.append_basic_block(self.function, "closure_done");
         let mut cases = Vec::new();

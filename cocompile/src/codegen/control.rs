@@ -29,7 +29,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let head = self.m.ctx.append_basic_block(self.function, "loop_head");
         self.m.builder.build_unconditional_branch(head)?;
         self.m.builder.position_at_end(head);
-        if self.m.options.fuel {
+        if self.m.metered {
             self.consume_fuel()?;
         }
         self.enter_label(LabelKind::LoopHead, head, None);

@@ -52,6 +52,10 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) is_entry: bool,
     pub(crate) state: PointerValue<'ctx>,
     pub(crate) arena: PointerValue<'ctx>,
+    /// Arena length in bytes (an `i64`), for bounds checks.
+    pub(crate) arena_len: IntValue<'ctx>,
+    /// Calls still allowed below this frame (an `i64`), for the depth limit.
+    pub(crate) depth: IntValue<'ctx>,
     pub(crate) params: Vec<BasicValueEnum<'ctx>>,
     pub(crate) stack: Vec<BasicValueEnum<'ctx>>,
     pub(crate) labels: Vec<Label<'ctx>>,
@@ -78,8 +82,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let missing = || CodegenError::Llvm("function is missing an implicit parameter".into());
         let state = function.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
         let arena = function.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
+        let arena_len = function.get_nth_param(2).ok_or_else(missing)?.into_int_value();
+        let depth = function.get_nth_param(3).ok_or_else(missing)?.into_int_value();
         let params = (0..params.len() as u32)
-            .map(|i| function.get_nth_param(i + 2).ok_or_else(missing))
+            .map(|i| function.get_nth_param(i + 4).ok_or_else(missing))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FuncEmitter {
             m,
@@ -89,6 +95,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             is_entry,
             state,
             arena,
+            arena_len,
+            depth,
             params,
             stack: Vec::new(),
             labels: Vec::new(),
@@ -110,7 +118,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if self.m.options.depth_limit && !self.is_entry {
             self.enter_call_depth()?;
         }
-        if self.m.options.fuel {
+        if self.m.metered {
             self.consume_fuel()?;
         }
         let flow = self.emit_body(body)?;
@@ -384,19 +392,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.store_state(EntryState::OFFSET_FUEL, left)
     }
 
+    /// A called function uses one unit of depth: trap when none is left;
+    /// its callees get one unit less. (The entry itself is not counted.)
     fn enter_call_depth(&mut self) -> Result<(), CodegenError> {
-        let depth = self.load_state_u64(EntryState::OFFSET_DEPTH_REMAINING, "depth")?;
         let i64t = self.m.ctx.i64_type();
-        let exhausted = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, depth, i64t.const_zero(), "too_deep")?;
+        let exhausted = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, self.depth, i64t.const_zero(), "too_deep")?;
         self.trap_if(exhausted, TrapCode::RecursionLimitExceeded)?;
-        let left = self.m.builder.build_int_sub(depth, i64t.const_int(1, false), "depth_left")?;
-        self.store_state(EntryState::OFFSET_DEPTH_REMAINING, left)
-    }
-
-    fn leave_call_depth(&mut self) -> Result<(), CodegenError> {
-        let depth = self.load_state_u64(EntryState::OFFSET_DEPTH_REMAINING, "depth")?;
-        let back = self.m.builder.build_int_add(depth, self.m.ctx.i64_type().const_int(1, false), "depth_back")?;
-        self.store_state(EntryState::OFFSET_DEPTH_REMAINING, back)
+        self.depth = self.m.builder.build_int_sub(self.depth, i64t.const_int(1, false), "depth_left")?;
+        Ok(())
     }
 
     /// `Op::Return`: the entry's value is the byte count it wrote (ignored);
@@ -409,9 +412,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let v = self.pop()?;
             self.coerce(v, self.ret)?
         };
-        if self.m.options.depth_limit && !self.is_entry {
-            self.leave_call_depth()?;
-        }
         self.m.builder.build_return(Some(&value))?;
         Ok(())
     }

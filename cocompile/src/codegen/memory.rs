@@ -138,9 +138,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let base = self.m.builder.build_int_z_extend(base, i64t, "base64")?;
         let at = self.m.builder.build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
         let end = self.m.builder.build_int_add(at, i64t.const_int(width as u64, false), "abs_end")?;
-        let len = self.load_state_u32(EntryState::OFFSET_ARENA_LEN, "arena_len")?;
-        let len = self.m.builder.build_int_z_extend(len, i64t, "arena_len64")?;
-        let outside = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, len, "out_of_arena")?;
+        let outside = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "out_of_arena")?;
         self.trap_if(outside, TrapCode::IndexOutOfBounds)?;
         byte_offset(&self.m.builder, ctx, self.arena, at)
     }
@@ -217,9 +215,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let aligned = b.build_and(aligned, i64t.const_int(!7u64, false), "aligned")?;
         let size64 = b.build_int_z_extend(size, i64t, "size64")?;
         let end = b.build_int_add(aligned, size64, "scratch_end")?;
-        let len = self.load_state_u32(EntryState::OFFSET_ARENA_LEN, "arena_len")?;
-        let len = self.m.builder.build_int_z_extend(len, i64t, "arena_len64")?;
-        let full = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, len, "scratch_full")?;
+        let full = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "scratch_full")?;
         self.trap_if(full, TrapCode::ScratchExhausted)?;
         let b = &self.m.builder;
         let end32 = b.build_int_truncate(end, ctx.i32_type(), "end32")?;

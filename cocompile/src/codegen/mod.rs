@@ -7,9 +7,12 @@
 //! [`memory`] (locals, buffer fields, arena loads and stores, scratch),
 //! [`calls`] (IR calls, host calls, closures).
 //!
-//! Every emitted function takes two implicit leading parameters, the
-//! [`EntryState`](relon_runtime_contract::EntryState) pointer and the arena
-//! base, followed by the IR function's own parameters. The one exported
+//! Every emitted function takes four implicit leading parameters: the
+//! [`EntryState`](relon_runtime_contract::EntryState) pointer, the arena
+//! base, the arena length (bounds checks) and the calls still allowed
+//! (depth limit), followed by the IR function's own parameters. The last
+//! two are run constants or decrease down the call tree, so they travel in
+//! registers rather than through memory. The one exported
 //! symbol is [`ENTRY_SYMBOL`](relon_runtime_contract::ENTRY_SYMBOL), a
 //! wrapper that reads the buffer bounds from the state and calls `#main`.
 //!
@@ -64,7 +67,9 @@ pub struct CodegenOptions {
     /// Capability bits granted at compile time (closed world; open world
     /// checks the state's bits at run time instead).
     pub granted_caps: BTreeSet<u32>,
-    /// Emit step-budget checks at function entries and loop heads.
+    /// Also emit a metered copy of the program (step-budget checks at
+    /// function entries and loop heads) behind the `*_metered` entry
+    /// symbols; the plain entry runs without them, as with an unlimited budget.
     pub fuel: bool,
     /// Emit call-depth checks at function entries.
     pub depth_limit: bool,
@@ -180,8 +185,10 @@ pub struct ModuleEmitter<'ctx, 'ir> {
     pub(crate) builder: Builder<'ctx>,
     pub(crate) ir: &'ir relon_ir::ir::Module,
     pub(crate) options: &'ir CodegenOptions,
-    pub(crate) functions: HashMap<FuncRef, FunctionValue<'ctx>>,
+    pub(crate) functions: HashMap<(FuncRef, bool), FunctionValue<'ctx>>,
     pub(crate) pending: Vec<FuncRef>,
+    /// Whether the functions being emitted count steps (the metered copy).
+    pub(crate) metered: bool,
     pub(crate) trap_sites: Vec<TrapSite>,
     pub(crate) host_call_sites: Vec<HostCallSite>,
     pub(crate) function_attributes: Vec<Attribute>,
@@ -211,28 +218,34 @@ pub fn emit_module<'ctx>(
         options,
         functions: HashMap::new(),
         pending: Vec::new(),
+        metered: false,
         trap_sites: Vec::new(),
         host_call_sites: Vec::new(),
         function_attributes: Vec::new(),
     };
     emitter.function_attributes = emitter.rustc_compatible_attributes();
-    let main = emitter.declare(FuncRef::Module(entry_index as u32))?;
-    while let Some(func) = emitter.pending.pop() {
-        emitter.emit_function(func)?;
-    }
-    match entry_shape(&ir.funcs[entry_index]) {
-        Some(EntryShape::BufferProtocol) => emitter.emit_entry_wrapper(main)?,
-        Some(EntryShape::PlainI64 { arity }) => emitter.emit_plain_entry_wrapper(main, arity)?,
-        None => {
-            let f = &ir.funcs[entry_index];
-            return Err(CodegenError::MalformedIr {
-                function: f.name.clone(),
-                line: f.range.start.line,
-                detail: format!(
-                    "entry signature {:?} -> {:?} is neither the buffer protocol (I32, I32, I32, I32, I64) -> I32 nor plain (I64...) -> I64",
-                    f.params, f.ret
-                ),
-            });
+    let shape = entry_shape(&ir.funcs[entry_index]).ok_or_else(|| {
+        let f = &ir.funcs[entry_index];
+        CodegenError::MalformedIr {
+            function: f.name.clone(),
+            line: f.range.start.line,
+            detail: format!(
+                "entry signature {:?} -> {:?} is neither the buffer protocol (I32, I32, I32, I32, I64) -> I32 nor plain (I64...) -> I64",
+                f.params, f.ret
+            ),
+        }
+    })?;
+    let passes: &[bool] = if options.fuel { &[false, true] } else { &[false] };
+    for &metered in passes {
+        emitter.metered = metered;
+        let main = emitter.declare(FuncRef::Module(entry_index as u32))?;
+        while let Some(func) = emitter.pending.pop() {
+            emitter.emit_function(func)?;
+        }
+        let suffix = if metered { METERED_SUFFIX } else { "" };
+        match shape {
+            EntryShape::BufferProtocol => emitter.emit_entry_wrapper(main, &format!("{ENTRY_SYMBOL}{suffix}"))?,
+            EntryShape::PlainI64 { arity } => emitter.emit_plain_entry_wrapper(main, arity, &format!("{PLAIN_ENTRY_SYMBOL}{suffix}"))?,
         }
     }
     emitter
@@ -258,6 +271,9 @@ pub enum EntryShape {
         arity: usize,
     },
 }
+
+/// Suffix of the metered entry symbols (`relon_entry_metered`, ...).
+pub const METERED_SUFFIX: &str = relon_runtime_contract::METERED_SUFFIX;
 
 /// Symbol of the plain `(I64...) -> I64` entry:
 /// `extern "C" fn(state: *mut EntryState, args: *const i64) -> i64`
@@ -326,7 +342,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         }
     }
 
-    /// Signature of an IR function: `(state, arena, params...) -> ret`.
+    /// Signature of an IR function: `(state, arena, arena_len, depth, params...) -> ret`.
     pub(crate) fn signature(&self, func: FuncRef) -> (String, Vec<IrType>, IrType, &'ir [TaggedOp]) {
         match func {
             FuncRef::Stdlib(i) => {
@@ -353,26 +369,29 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// The LLVM function for `func`, declared (and queued for emission) on first use.
     pub(crate) fn declare(&mut self, func: FuncRef) -> Result<FunctionValue<'ctx>, CodegenError> {
-        if let Some(f) = self.functions.get(&func) {
+        if let Some(f) = self.functions.get(&(func, self.metered)) {
             return Ok(*f);
         }
         let (name, params, ret, _) = self.signature(func);
+        let name = if self.metered { format!("{name}{METERED_SUFFIX}") } else { name };
         let ptr = self.ctx.ptr_type(Default::default());
-        let mut arg_types: Vec<BasicMetadataTypeEnum> = vec![ptr.into(), ptr.into()];
+        let i64t = self.ctx.i64_type();
+        let mut arg_types: Vec<BasicMetadataTypeEnum> = vec![ptr.into(), ptr.into(), i64t.into(), i64t.into()];
         arg_types.extend(params.iter().map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))));
         let fn_type = self.llvm_type(ret).fn_type(&arg_types, false);
         let function = self.module.add_function(&name, fn_type, Some(Linkage::Internal));
         self.apply_function_attributes(function);
         let noalias = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
         function.add_attribute(AttributeLoc::Param(0), noalias);
-        self.functions.insert(func, function);
+        self.functions.insert((func, self.metered), function);
         self.pending.push(func);
         Ok(function)
     }
 
     fn emit_function(&mut self, func: FuncRef) -> Result<(), CodegenError> {
-        let function = self.functions[&func];
+        let function = self.functions[&(func, self.metered)];
         let (name, params, ret, body) = self.signature(func);
+        let name = if self.metered { format!("{name}{METERED_SUFFIX}") } else { name };
         // The buffer-protocol entry returns through its output record;
         // a plain entry returns its value like any function.
         let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32)
@@ -383,29 +402,28 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// `u32 relon_entry(EntryState*)`: load the buffer bounds, call `#main`,
     /// report whether it trapped.
-    fn emit_entry_wrapper(&mut self, main: FunctionValue<'ctx>) -> Result<(), CodegenError> {
+    fn emit_entry_wrapper(&mut self, main: FunctionValue<'ctx>, symbol: &str) -> Result<(), CodegenError> {
         let ctx = self.ctx;
         let i32t = ctx.i32_type();
         let ptr = ctx.ptr_type(Default::default());
-        let wrapper = self.module.add_function(ENTRY_SYMBOL, i32t.fn_type(&[ptr.into()], false), Some(Linkage::External));
+        let wrapper = self.module.add_function(symbol, i32t.fn_type(&[ptr.into()], false), Some(Linkage::External));
         self.apply_function_attributes(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
         let state = wrapper.get_first_param().ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?.into_pointer_value();
+        let mut args = self.implicit_args(state)?;
         let b = &self.builder;
         let field = |offset: usize, ty: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
             let addr = memory::byte_offset(b, ctx, state, ctx.i64_type().const_int(offset as u64, false))?;
             Ok(b.build_load(ty, addr, name)?)
         };
-        let arena = field(EntryState::OFFSET_ARENA, ptr.into(), "arena")?;
         let in_off = field(EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
         let in_len = field(EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
         let out_off = field(EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
         let out_cap = field(EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
         let caps = field(EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
-        let main_params = main.count_params() as usize;
-        let mut args = vec![state.into(), arena.into(), in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()];
-        args.truncate(main_params);
+        args.extend::<[inkwell::values::BasicMetadataValueEnum; 5]>([in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()]);
+        args.truncate(main.count_params() as usize);
         b.build_call(main, &args, "")?;
         let code = field(EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
         let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;
@@ -416,21 +434,19 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// `i64 relon_entry_i64(EntryState*, const i64* args)`: call a plain
     /// `(I64...) -> I64` entry with its arguments from `args`.
-    fn emit_plain_entry_wrapper(&mut self, main: FunctionValue<'ctx>, arity: usize) -> Result<(), CodegenError> {
+    fn emit_plain_entry_wrapper(&mut self, main: FunctionValue<'ctx>, arity: usize, symbol: &str) -> Result<(), CodegenError> {
         let ctx = self.ctx;
         let i64t = ctx.i64_type();
         let ptr = ctx.ptr_type(Default::default());
-        let wrapper = self.module.add_function(PLAIN_ENTRY_SYMBOL, i64t.fn_type(&[ptr.into(), ptr.into()], false), Some(Linkage::External));
+        let wrapper = self.module.add_function(symbol, i64t.fn_type(&[ptr.into(), ptr.into()], false), Some(Linkage::External));
         self.apply_function_attributes(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
         let missing = || CodegenError::Llvm("entry wrapper is missing a parameter".into());
         let state = wrapper.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
         let args = wrapper.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
+        let mut call_args = self.implicit_args(state)?;
         let b = &self.builder;
-        let arena_at = memory::byte_offset(b, ctx, state, i64t.const_int(EntryState::OFFSET_ARENA as u64, false))?;
-        let arena = b.build_load(ptr, arena_at, "arena")?;
-        let mut call_args = vec![state.into(), arena.into()];
         for i in 0..arity {
             let at = memory::byte_offset(b, ctx, args, i64t.const_int(8 * i as u64, false))?;
             call_args.push(b.build_load(i64t, at, "arg")?.into());
@@ -442,6 +458,23 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
         b.build_return(Some(&result))?;
         Ok(())
+    }
+
+    /// The implicit leading arguments for calling the entry function,
+    /// loaded from the state: `state, arena, arena_len, depth_remaining`.
+    fn implicit_args(&self, state: inkwell::values::PointerValue<'ctx>) -> Result<Vec<inkwell::values::BasicMetadataValueEnum<'ctx>>, CodegenError> {
+        let ctx = self.ctx;
+        let b = &self.builder;
+        let i64t = ctx.i64_type();
+        let field = |offset: usize, ty: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
+            let addr = memory::byte_offset(b, ctx, state, i64t.const_int(offset as u64, false))?;
+            Ok(b.build_load(ty, addr, name)?)
+        };
+        let arena = field(EntryState::OFFSET_ARENA, ctx.ptr_type(Default::default()).into(), "arena")?;
+        let len = field(EntryState::OFFSET_ARENA_LEN, ctx.i32_type().into(), "arena_len")?.into_int_value();
+        let len = b.build_int_z_extend(len, i64t, "arena_len64")?;
+        let depth = field(EntryState::OFFSET_DEPTH_REMAINING, i64t.into(), "depth")?;
+        Ok(vec![state.into(), arena.into(), len.into(), depth.into()])
     }
 
     /// Record a trap site and return its index.

@@ -192,7 +192,6 @@ pub fn test_host_natives() -> Vec<Native> {
             None,
         ),
         ("is_prime", Arc::new(HostFn(|a| Some(Value::Bool(h::is_prime(int(a.first()?)?))), "is_prime")), None),
-        ("explode", Arc::new(HostFn(|a| Some(Value::Int(h::explode(int(a.first()?)?))), "explode")), None),
         (
             "clock_skew",
             Arc::new(HostFn(|a| Some(Value::Int(h::clock_skew(int(a.first()?)?))), "clock_skew")),
