@@ -15,6 +15,8 @@ mod common;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use common::Answer;
@@ -216,6 +218,69 @@ impl Gen {
     }
 }
 
+/// What checking one program found.
+enum Outcome {
+    /// Every run agreed; (runs, runs also through the binary).
+    Agreed(usize, usize),
+    /// The analyzer rejected the generated program.
+    Rejected,
+    /// A back end disagreed or refused: the description, and the failing runs.
+    Failed(String, Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+/// Program `index` of the run seeded `seed` (independent of the thread
+/// that checks it, so a seed names the same programs whatever the cores).
+fn program(seed: u64, index: usize) -> (String, Vec<serde_json::Map<String, serde_json::Value>>) {
+    let rng = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    Gen { rng, lets: Vec::new(), helpers: Vec::new(), in_lambda: Vec::new(), plain: false }.program()
+}
+
+fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], binary: Option<PathBuf>) -> Outcome {
+    let jit = match common::jit_typed(source) {
+        Ok(jit) => jit,
+        Err(relon_cocompile::jit::JitError::Source(error)) => {
+            if std::env::var_os("RELON_FUZZ_VERBOSE").is_some() {
+                println!("rejected: {:?}", miette::Report::new(error));
+            }
+            // The analyzer's static typing is stricter than the generator's:
+            // such a program is no test of a back end.
+            return Outcome::Rejected;
+        }
+        // The generator only writes well-typed programs in the compiled
+        // slice: a refusal is a failure too.
+        Err(reason) => return Outcome::Failed(format!("JIT refused: {reason:?}"), arg_sets.to_vec()),
+    };
+    let binary = match binary {
+        Some(path) => {
+            let source_path = path.with_extension("relon");
+            std::fs::write(&source_path, source).expect("write program");
+            match common::cocompile(&source_path, &path) {
+                Ok(_) => Some(path),
+                Err(reason) => return Outcome::Failed(format!("binary refused: {reason}"), arg_sets.to_vec()),
+            }
+        }
+        None => None,
+    };
+    let (mut runs, mut binary_runs) = (0, 0);
+    for args in arg_sets {
+        runs += 1;
+        let reference = common::tree_walk(source, args);
+        let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
+        let jitted = common::run_jit(&jit, args);
+        if !agrees(&jitted) {
+            return Outcome::Failed(format!("tree-walk {reference:?}, jit {jitted:?}"), vec![args.clone()]);
+        }
+        if let Some(path) = &binary {
+            binary_runs += 1;
+            let compiled = common::run_binary(path, args);
+            if !agrees(&compiled) {
+                return Outcome::Failed(format!("tree-walk {reference:?}, binary {compiled:?}"), vec![args.clone()]);
+            }
+        }
+    }
+    Outcome::Agreed(runs, binary_runs)
+}
+
 fn main() -> ExitCode {
     let mut programs = 300usize;
     let mut seed = 1u64;
@@ -233,57 +298,48 @@ fn main() -> ExitCode {
         }
     }
     let start = Instant::now();
-    let mut generator = Gen { rng: fastrand::Rng::with_seed(seed), lets: Vec::new(), helpers: Vec::new(), in_lambda: Vec::new(), plain: false };
     let binaries = tempfile::tempdir().expect("temp dir");
-    let (mut runs, mut binary_runs, mut front_end_rejected) = (0usize, 0usize, 0usize);
-    for index in 0..programs {
-        let (source, arg_sets) = generator.program();
-        let jit = match common::jit_typed(&source) {
-            Ok(jit) => jit,
-            Err(relon_cocompile::jit::JitError::Source(error)) => {
-                if std::env::var_os("RELON_FUZZ_VERBOSE").is_some() {
-                    println!("rejected: {:?}", miette::Report::new(error));
-                }
-                // The analyzer's static typing is stricter than the
-                // generator's: such a program is no test of a back end.
-                front_end_rejected += 1;
-                continue;
-            }
-            Err(reason) => {
-                // The generator only writes well-typed programs in the
-                // compiled slice: a refusal is a failure too.
-                return report_failure(&out, index, &source, &arg_sets, &format!("JIT refused: {reason:?}"));
-            }
-        };
-        let binary = (binary_every > 0 && index % binary_every == 0).then(|| {
-            let path = binaries.path().join(format!("p{index}"));
-            let source_path = binaries.path().join(format!("p{index}.relon"));
-            std::fs::write(&source_path, &source).expect("write program");
-            common::cocompile(&source_path, &path).map(|_| path)
-        });
-        for args in &arg_sets {
-            runs += 1;
-            let reference = common::tree_walk(&source, args);
-            let jitted = common::run_jit(&jit, args);
-            let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
-            if !agrees(&jitted) {
-                return report_failure(&out, index, &source, &[args.clone()], &format!("tree-walk {reference:?}, jit {jitted:?}"));
-            }
-            match &binary {
-                Some(Ok(path)) => {
-                    binary_runs += 1;
-                    let compiled = common::run_binary(path, args);
-                    if !agrees(&compiled) {
-                        return report_failure(&out, index, &source, &[args.clone()], &format!("tree-walk {reference:?}, binary {compiled:?}"));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let totals = Mutex::new((0usize, 0usize, 0usize));
+    let failure: Mutex<Option<(usize, String, String, Vec<serde_json::Map<String, serde_json::Value>>)>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= programs {
+                        break;
+                    }
+                    let (source, arg_sets) = program(seed, index);
+                    let binary = (binary_every > 0 && index % binary_every == 0).then(|| binaries.path().join(format!("p{index}")));
+                    match check(&source, &arg_sets, binary) {
+                        Outcome::Agreed(runs, binary_runs) => {
+                            let mut t = totals.lock().unwrap();
+                            t.0 += runs;
+                            t.1 += binary_runs;
+                        }
+                        Outcome::Rejected => totals.lock().unwrap().2 += 1,
+                        Outcome::Failed(what, runs) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut f = failure.lock().unwrap();
+                            // Keep the lowest failing index: deterministic whatever the timing.
+                            if f.as_ref().is_none_or(|(i, ..)| index < *i) {
+                                *f = Some((index, source, what, runs));
+                            }
+                        }
                     }
                 }
-                Some(Err(reason)) => return report_failure(&out, index, &source, &[args.clone()], &format!("binary refused: {reason}")),
-                None => {}
-            }
+            });
         }
+    });
+    if let Some((index, source, what, runs)) = failure.into_inner().unwrap() {
+        return report_failure(&out, index, &source, &runs, &what);
     }
+    let (runs, binary_runs, front_end_rejected) = totals.into_inner().unwrap();
     println!(
-        "fuzz: seed {seed}, {programs} programs ({front_end_rejected} rejected by the analyzer, not run), {runs} runs ({binary_runs} also through the static binary), 0 refused, 0 mismatches, {:.1} s",
+        "fuzz: seed {seed}, {programs} programs ({front_end_rejected} rejected by the analyzer, not run), {runs} runs ({binary_runs} also through the static binary), 0 refused, 0 mismatches, {:.1} s on {workers} threads",
         start.elapsed().as_secs_f64()
     );
     if front_end_rejected * 4 > programs {
