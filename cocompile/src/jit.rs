@@ -345,58 +345,81 @@ impl Evaluator for LlvmAotEvaluator {
 
     fn run_main(&self, args: HashMap<String, Value>) -> Result<Value, RuntimeError> {
         let bound = self.bind_arguments(args)?;
-        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
-        let run = || {
+        // Deep recursion needs a deep stack: the call runs on a fresh stack
+        // segment (reserved, committed only as it is touched), not on the
+        // caller's.
+        stacker::grow(RUN_STACK_BYTES, || {
             let mut arena = Arena::new(self.layout.in_len, self.layout.out_len);
-            for (offset, value) in &bound {
-                arena.write_input(*offset, *value);
-            }
-            let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
-            let host_context = &context as *const HostCallContext as *mut c_void;
-            let status = match self.engine.entry {
-                Entry::Buffer(entry) => arena.call_with(entry, limits, self.caps, host_context),
-                Entry::Plain(entry) => {
-                    let ints: Vec<i64> = bound
-                        .iter()
-                        .map(|(_, v)| match v {
-                            ScalarValue::Int(i) => *i,
-                            _ => 0,
-                        })
-                        .collect();
-                    let mut result = 0;
-                    // SAFETY: `entry` is `relon_entry_i64`, which takes the
-                    // live state `run_with` builds and a pointer to `arity`
-                    // Ints (`ints`, alive for the call).
-                    let status = arena.run_with(limits, self.caps, host_context, |state| {
-                        result = unsafe { entry(state, ints.as_ptr()) };
-                        // SAFETY: `state` is live for this closure.
-                        if unsafe { (*state).trap_code } == 0 { ENTRY_OK } else { relon_runtime_contract::ENTRY_TRAPPED }
-                    });
-                    arena.write_output_int(0, result);
-                    status
-                }
-            };
-            if status == ENTRY_OK {
-                let result = &self.layout.result;
-                Ok(match arena.read_output(result.offset, result.ty) {
-                    ScalarValue::Int(i) => Value::Int(i),
-                    ScalarValue::Float(f) => Value::Float(f.into()),
-                    ScalarValue::Bool(b) => Value::Bool(b),
-                })
-            } else {
-                let (code, site) = arena.trap();
-                Err(self.trap_error(code, site, context.error.into_inner()))
+            self.call_on(&mut arena, &bound)
+        })
+    }
+}
+
+/// A call with its arguments already bound and its arena allocated, for
+/// timing the compiled code alone (the kernel caliber). Runs on the
+/// caller's thread and stack: keep recursion shallow.
+pub struct PreparedCall<'e> {
+    evaluator: &'e LlvmAotEvaluator,
+    arena: Arena,
+    bound: Vec<(u32, ScalarValue)>,
+}
+
+impl PreparedCall<'_> {
+    /// Run the program once more with the same arguments.
+    pub fn call(&mut self) -> Result<Value, RuntimeError> {
+        self.evaluator.call_on(&mut self.arena, &self.bound)
+    }
+}
+
+impl LlvmAotEvaluator {
+    /// Bind `args` and allocate the arena once; see [`PreparedCall`].
+    pub fn prepare(&self, args: HashMap<String, Value>) -> Result<PreparedCall<'_>, RuntimeError> {
+        let bound = self.bind_arguments(args)?;
+        Ok(PreparedCall { evaluator: self, arena: Arena::new(self.layout.in_len, self.layout.out_len), bound })
+    }
+
+    /// Lay `bound` into `arena`, call the entry, read the result or the error.
+    fn call_on(&self, arena: &mut Arena, bound: &[(u32, ScalarValue)]) -> Result<Value, RuntimeError> {
+        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
+        for (offset, value) in bound {
+            arena.write_input(*offset, *value);
+        }
+        let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
+        let host_context = &context as *const HostCallContext as *mut c_void;
+        let status = match self.engine.entry {
+            Entry::Buffer(entry) => arena.call_with(entry, limits, self.caps, host_context),
+            Entry::Plain(entry) => {
+                let ints: Vec<i64> = bound
+                    .iter()
+                    .map(|(_, v)| match v {
+                        ScalarValue::Int(i) => *i,
+                        _ => 0,
+                    })
+                    .collect();
+                let mut result = 0;
+                // SAFETY: `entry` is `relon_entry_i64`, which takes the live
+                // state `run_with` builds and a pointer to `arity` Ints
+                // (`ints`, alive for the call).
+                let status = arena.run_with(limits, self.caps, host_context, |state| {
+                    result = unsafe { entry(state, ints.as_ptr()) };
+                    // SAFETY: `state` is live for this closure.
+                    if unsafe { (*state).trap_code } == 0 { ENTRY_OK } else { relon_runtime_contract::ENTRY_TRAPPED }
+                });
+                arena.write_output_int(0, result);
+                status
             }
         };
-        std::thread::scope(|scope| {
-            std::thread::Builder::new()
-                .name("relon-jit".into())
-                .stack_size(RUN_STACK_BYTES)
-                .spawn_scoped(scope, run)
-                .map_err(|e| RuntimeError::Unsupported { reason: format!("could not start the run thread: {e}") })?
-                .join()
-                .unwrap_or_else(|_| Err(RuntimeError::Unsupported { reason: "the run panicked".into() }))
-        })
+        if status == ENTRY_OK {
+            let result = &self.layout.result;
+            Ok(match arena.read_output(result.offset, result.ty) {
+                ScalarValue::Int(i) => Value::Int(i),
+                ScalarValue::Float(f) => Value::Float(f.into()),
+                ScalarValue::Bool(b) => Value::Bool(b),
+            })
+        } else {
+            let (code, site) = arena.trap();
+            Err(self.trap_error(code, site, context.error.into_inner()))
+        }
     }
 }
 

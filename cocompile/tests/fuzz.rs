@@ -228,6 +228,9 @@ enum Outcome {
     Failed(String, Vec<serde_json::Map<String, serde_json::Value>>),
 }
 
+/// The first failing program: index, source, what differed, its runs.
+type Failure = (usize, String, String, Vec<serde_json::Map<String, serde_json::Value>>);
+
 /// Program `index` of the run seeded `seed` (independent of the thread
 /// that checks it, so a seed names the same programs whatever the cores).
 fn program(seed: u64, index: usize) -> (String, Vec<serde_json::Map<String, serde_json::Value>>) {
@@ -303,7 +306,7 @@ fn main() -> ExitCode {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let totals = Mutex::new((0usize, 0usize, 0usize));
-    let failure: Mutex<Option<(usize, String, String, Vec<serde_json::Map<String, serde_json::Value>>)>> = Mutex::new(None);
+    let failure: Mutex<Option<Failure>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -313,7 +316,7 @@ fn main() -> ExitCode {
                         break;
                     }
                     let (source, arg_sets) = program(seed, index);
-                    let binary = (binary_every > 0 && index % binary_every == 0).then(|| binaries.path().join(format!("p{index}")));
+                    let binary = (binary_every > 0 && index.is_multiple_of(binary_every)).then(|| binaries.path().join(format!("p{index}")));
                     match check(&source, &arg_sets, binary) {
                         Outcome::Agreed(runs, binary_runs) => {
                             let mut t = totals.lock().unwrap();

@@ -10,6 +10,7 @@
 //!   conformance harness (tree-walk vs JIT vs static binary) on a corpus.
 //! - `cargo xtask fuzz [--programs N] [--seed S] ...`: setup, then the
 //!   differential fuzzer (release build).
+//! - `cargo xtask bench [--quick] ...`: setup, then the benchmark suite.
 //!
 //! This binary depends on nothing but std, so it builds on a machine
 //! without LLVM; everything that needs LLVM runs after `setup`.
@@ -35,6 +36,11 @@ fn main() -> ExitCode {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
             cargo(&["test", "--release", "--package", "relon-cocompile", "--test", "fuzz"], &args)
+        }),
+        "bench" => setup().and_then(|_| {
+            let mut args = vec!["--".to_string()];
+            args.extend(absolute_paths(&rest));
+            cargo(&["bench", "--package", "relon-bench", "--bench", "suite"], &args)
         }),
         "conformance" => setup().and_then(|_| {
             let mut args = vec!["--".to_string()];
@@ -63,7 +69,9 @@ const HELP: &str = "usage: cargo xtask <command>\n\n\
   conformance [--corpus DIR] [--json FILE]\n\
                         run a corpus folder through tree-walk, the JIT and the static binary\n\
   fuzz [--programs N] [--seed S] [--binary-every K] [--out DIR]\n\
-                        differential fuzzing: random programs through tree-walk, the JIT, the binary\n";
+                        differential fuzzing: random programs through tree-walk, the JIT, the binary\n\
+  bench [--quick] [--filter NAME] [--target-cpu CPU] [--out DIR]\n\
+                        the benchmark suite: every workload on every system, side by side\n";
 
 /// The values of `--corpus`/`--json` made absolute (the harness runs in
 /// another directory).

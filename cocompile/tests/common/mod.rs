@@ -324,6 +324,7 @@ pub fn jit(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, Strin
 }
 
 /// [`jit`], keeping the error's type.
+#[allow(clippy::result_large_err)]
 pub fn jit_typed(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, relon_cocompile::jit::JitError> {
     let config = relon_cocompile::jit::SandboxConfig {
         capabilities: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
