@@ -204,6 +204,8 @@ pub struct LlvmAotEvaluator {
     trap_sites: Vec<TrapSite>,
     config: SandboxConfig,
     caps: u64,
+    /// Arenas of finished runs, for the next ones.
+    arenas: std::sync::Mutex<Vec<Arena>>,
 }
 
 #[derive(Clone)]
@@ -214,9 +216,6 @@ struct ImportBinding {
     func: Arc<dyn RelonFunction>,
 }
 
-/// Stack of the thread each run executes on (deep recursion is bounded by
-/// the depth limit first).
-const RUN_STACK_BYTES: usize = 1 << 30;
 
 impl LlvmAotEvaluator {
     /// Parse, analyze, lower, emit and JIT `source`.
@@ -241,7 +240,7 @@ impl LlvmAotEvaluator {
             .collect::<Result<Vec<_>, JitError>>()?;
         let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
         let (engine, trap_sites) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
-        Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps })
+        Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps, arenas: Default::default() })
     }
 
     /// JIT a pre-lowered module whose entry is a plain `(I64...) -> I64`
@@ -266,7 +265,7 @@ impl LlvmAotEvaluator {
             result: frontend::SlotLayout { name: "value".into(), ty: ScalarType::Int, offset: 0 },
             out_len: 8,
         };
-        Ok(LlvmAotEvaluator { engine, layout, imports: Vec::new(), trap_sites, config, caps: 0 })
+        Ok(LlvmAotEvaluator { engine, layout, imports: Vec::new(), trap_sites, config, caps: 0, arenas: Default::default() })
     }
 
     /// Call a [`Self::from_ir_direct`] program with positional Int arguments.
@@ -345,13 +344,16 @@ impl Evaluator for LlvmAotEvaluator {
 
     fn run_main(&self, args: HashMap<String, Value>) -> Result<Value, RuntimeError> {
         let bound = self.bind_arguments(args)?;
-        // Deep recursion needs a deep stack: the call runs on a fresh stack
-        // segment (reserved, committed only as it is touched), not on the
-        // caller's.
-        stacker::grow(RUN_STACK_BYTES, || {
-            let mut arena = Arena::new(self.layout.in_len, self.layout.out_len);
-            self.call_on(&mut arena, &bound)
-        })
+        // Deep recursion needs a deep stack: the call runs on a large
+        // stack kept for this thread, not on the caller's.
+        // Arenas are reused: allocating (and zeroing) the scratch space
+        // would cost more than most programs run.
+        let mut arena = self.arenas.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(|| Arena::new(self.layout.in_len, self.layout.out_len));
+        let result = crate::run_stack::on_run_stack(|| self.call_on(&mut arena, &bound));
+        if let Ok(mut pool) = self.arenas.lock() {
+            pool.push(arena);
+        }
+        result
     }
 }
 

@@ -19,4 +19,5 @@ pub mod host_check;
 pub mod inline_report;
 pub mod jit;
 pub mod pipeline;
+pub mod run_stack;
 pub mod runner;
