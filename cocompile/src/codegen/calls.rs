@@ -236,6 +236,22 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn emit_call_closure(&mut self, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
         let args = self.pop_n(param_tys.len())?;
         let handle = self.pop_int()?;
+        let self_call = self
+            .self_call
+            .as_ref()
+            .filter(|sc| sc.handles.contains(&BasicValueEnum::IntValue(handle)))
+            .map(|sc| sc.function);
+        if let (Some(function), Some(captures)) = (self_call, self.params.first().copied()) {
+            // The running closure calls itself: same function, same captures.
+            let mut call_params = vec![IrType::I32];
+            call_params.extend_from_slice(param_tys);
+            let mut call_args = vec![captures];
+            call_args.extend(args);
+            let result = self.call_emitted(function, &call_params, call_args)?;
+            let result = self.coerce(result, ret_ty)?;
+            self.push(result);
+            return Ok(());
+        }
         self.push(handle.into());
         self.load_absolute(4, IrType::I32)?;
         let captures_ptr = self.pop()?;

@@ -43,6 +43,20 @@ pub struct Label<'ctx> {
     pub stack_base: usize,
 }
 
+/// What makes a `CallClosure` a direct self-call.
+pub struct SelfCall<'ctx> {
+    /// The function being emitted.
+    pub function: FunctionValue<'ctx>,
+    /// Capture offset holding the function's own handle.
+    pub offset: u32,
+    /// SSA values known to be the running closure's handle.
+    pub handles: Vec<BasicValueEnum<'ctx>>,
+    /// Let slots known to hold it (each set exactly once, to a handle).
+    pub lets: HashSet<u32>,
+    /// Let slots with exactly one `LetSet` in the function.
+    pub single_set_lets: HashSet<u32>,
+}
+
 /// Emits one function.
 pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) m: &'m mut ModuleEmitter<'ctx, 'ir>,
@@ -64,6 +78,9 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// Let indices a `LetSet` has been emitted for, in program order.
     pub(crate) bound_lets: HashSet<u32>,
     pub(crate) alloca_block: BasicBlock<'ctx>,
+    /// Self-recursion (see `self_recursion`): this function, the capture
+    /// offset of its own handle, the values and lets known to hold it.
+    pub(crate) self_call: Option<SelfCall<'ctx>>,
     /// Source position of the op being emitted.
     pub(crate) line: u32,
     pub(crate) column: u32,
@@ -103,9 +120,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             lets: HashMap::new(),
             bound_lets: HashSet::new(),
             alloca_block,
+            self_call: None,
             line: 0,
             column: 0,
         })
+    }
+
+    /// Turn `CallClosure`s of this function's own handle into direct calls.
+    pub fn enable_self_calls(&mut self, function: FunctionValue<'ctx>, offset: u32, body: &[TaggedOp]) {
+        let mut counts = HashMap::new();
+        super::self_recursion::let_set_counts(body, &mut counts);
+        let single_set_lets = counts.into_iter().filter(|(_, n)| *n == 1).map(|(idx, _)| idx).collect();
+        self.self_call = Some(SelfCall { function, offset, handles: Vec::new(), lets: HashSet::new(), single_set_lets });
     }
 
     /// Emit the prologue (depth and fuel checks) and the body.

@@ -75,12 +75,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn let_get(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
         let slot = self.let_slot(idx, ty)?;
         let value = self.m.builder.build_load(self.m.llvm_type(ty), slot, &format!("let{idx}"))?;
+        if let Some(sc) = self.self_call.as_mut().filter(|sc| sc.lets.contains(&idx)) {
+            sc.handles.push(value);
+        }
         self.push(value);
         Ok(())
     }
 
     pub(crate) fn let_set(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
         let value = self.pop()?;
+        if let Some(sc) = self.self_call.as_mut()
+            && sc.single_set_lets.contains(&idx)
+            && sc.handles.contains(&value)
+        {
+            sc.lets.insert(idx);
+        }
         let value = self.coerce(value, ty)?;
         let slot = self.let_slot(idx, ty)?;
         self.m.builder.build_store(slot, value)?;
@@ -147,6 +156,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// unsigned byte load, which pushes an `i32`.
     pub(crate) fn load_absolute(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
         let base = self.pop_int()?;
+        let own_handle = ty == IrType::I32
+            && self.self_call.as_ref().is_some_and(|sc| sc.offset == offset)
+            && self.params.first().is_some_and(|p| *p == BasicValueEnum::IntValue(base));
         let addr = self.arena_addr(base, offset, width_of(ty))?;
         let value = if ty == IrType::Bool {
             let byte = self.m.builder.build_load(self.m.ctx.i8_type(), addr, "byte")?;
@@ -155,6 +167,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         } else {
             self.load_typed(addr, ty)?
         };
+        if own_handle && let Some(sc) = self.self_call.as_mut() {
+            sc.handles.push(value);
+        }
         self.push(value);
         Ok(())
     }

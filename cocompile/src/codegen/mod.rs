@@ -24,6 +24,7 @@ pub mod calls;
 pub mod control;
 pub mod func;
 pub mod memory;
+pub mod self_recursion;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -192,6 +193,8 @@ pub struct ModuleEmitter<'ctx, 'ir> {
     pub(crate) trap_sites: Vec<TrapSite>,
     pub(crate) host_call_sites: Vec<HostCallSite>,
     pub(crate) function_attributes: Vec<Attribute>,
+    /// Module function index -> capture offset holding its own handle.
+    pub(crate) self_captures: HashMap<u32, u32>,
 }
 
 /// Emit `ir` (with entry `ir.entry_func_index`) as an LLVM module.
@@ -222,6 +225,7 @@ pub fn emit_module<'ctx>(
         trap_sites: Vec::new(),
         host_call_sites: Vec::new(),
         function_attributes: Vec::new(),
+        self_captures: self_recursion::self_capture_offsets(ir),
     };
     emitter.function_attributes = emitter.rustc_compatible_attributes();
     let shape = entry_shape(&ir.funcs[entry_index]).ok_or_else(|| {
@@ -396,7 +400,14 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         // a plain entry returns its value like any function.
         let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32)
             && self.ir.entry_func_index.and_then(|i| self.ir.funcs.get(i)).and_then(entry_shape) == Some(EntryShape::BufferProtocol);
+        let self_capture = match func {
+            FuncRef::Module(i) => self.self_captures.get(&i).map(|offset| (function, *offset)),
+            FuncRef::Stdlib(_) => None,
+        };
         let mut emitter = func::FuncEmitter::new(self, function, name, params, ret, is_entry)?;
+        if let Some((function, offset)) = self_capture {
+            emitter.enable_self_calls(function, offset, body);
+        }
         emitter.emit_function_body(body)
     }
 
