@@ -110,6 +110,21 @@ pub enum FrontendError {
         #[label("called here")]
         span: SourceSpan,
     },
+    /// A helper calls another helper defined after it (mutual recursion).
+    #[error("{file}: the helper `{name}` is called before the compiled back ends can see it; helpers that call each other (mutual recursion) are not supported by them yet")]
+    #[diagnostic(code(relon::forward_helper), help("the tree-walk evaluator runs this program; for a compiled build, merge the helpers into one that recurses on itself"))]
+    ForwardHelper {
+        /// File name.
+        file: String,
+        /// The name called.
+        name: String,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// The call (as precise as the lowering reports it).
+        #[label("called here")]
+        span: SourceSpan,
+    },
     /// A `#main` parameter or result type is outside the scalar slice.
     #[error("{file}: `#main` {what} `{name}` has type {ty}; the static binary takes and returns Int, Float and Bool")]
     #[diagnostic(code(relon::main_type))]
@@ -150,6 +165,12 @@ pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result
         return Err(FrontendError::Analyze { file: file.to_string(), count: errors.len(), source_code: named(), diagnostics: errors });
     }
     let lowered = relon_ir::lower_workspace_single(&analyzed, &ast).map_err(|e| match e {
+        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. } if defines_binding(source, &name) => FrontendError::ForwardHelper {
+            file: file.to_string(),
+            name,
+            source_code: named(),
+            span: relon_analyzer::diagnostic::span_of(range),
+        },
         relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. } if !host_fns.iter().any(|f| f.name == name) => {
             FrontendError::UnknownFunction {
                 file: file.to_string(),
@@ -169,6 +190,15 @@ impl LoweredProgram {
         let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
         Ok(LoweredProgram { lowered, layout })
     }
+}
+
+/// Whether `source` binds `name` (`name: ...`) somewhere, as a where-helper.
+fn defines_binding(source: &str, name: &str) -> bool {
+    source.match_indices(name).any(|(at, _)| {
+        let before_ok = source[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = source[at + name.len()..].trim_start_matches([' ', '\t']);
+        before_ok && after.starts_with(':')
+    })
 }
 
 /// Analyzer options for a compiled back end with these host functions.

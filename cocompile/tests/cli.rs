@@ -316,3 +316,11 @@ fn oversized_input_is_bad_input() {
     let run = Command::new(&output).write_stdin(input).assert().code(2);
     assert!(String::from_utf8_lossy(&run.get_output().stderr).contains("the limit is"));
 }
+
+#[test]
+fn helpers_calling_each_other_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/mutual_recursion.relon"), None, &output, &[]);
+    assert_clean_failure(&out, &output, &["the helper `is_odd`", "mutual recursion"]);
+}
