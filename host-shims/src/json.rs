@@ -23,6 +23,9 @@ pub enum ScalarValue {
 
 /// Parse the `#main` arguments object into parameter order.
 pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarValue>, String> {
+    if let Some(values) = parse_flat(text, program) {
+        return Ok(values);
+    }
     let json: Json = serde_json::from_str(text.trim()).map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
     let Json::Object(map) = json else {
         return Err(format!("the arguments must be a JSON object like {{\"{}\": ...}}, found {}", program.params.first().map_or("name", |p| p.name), kind_of(&json)));
@@ -39,6 +42,128 @@ pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarVa
             parse_scalar(value, p.ty).map_err(|why| format!("argument `{}`: {why}", p.name))
         })
         .collect()
+}
+
+/// The fast path: a flat object whose keys are exactly the parameters,
+/// without escapes, whose values read as their types. Anything else
+/// (including every error) goes to the full parser, which explains it.
+fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let skip_ws = |at: &mut usize| {
+        while *at < bytes.len() && bytes[*at].is_ascii_whitespace() {
+            *at += 1;
+        }
+    };
+    let mut values: Vec<Option<ScalarValue>> = vec![None; program.params.len()];
+    skip_ws(&mut at);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    skip_ws(&mut at);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            skip_ws(&mut at);
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let start = at + 1;
+            let end = start + bytes[start..].iter().position(|b| *b == b'"')?;
+            let name = &text[start..end];
+            if name.contains('\\') {
+                return None;
+            }
+            at = end + 1;
+            skip_ws(&mut at);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            at += 1;
+            skip_ws(&mut at);
+            let value_start = at;
+            if bytes.get(at) == Some(&b'"') {
+                at += 1 + bytes[at + 1..].iter().position(|b| *b == b'"')? + 1;
+            } else {
+                while at < bytes.len() && !matches!(bytes[at], b',' | b'}') && !bytes[at].is_ascii_whitespace() {
+                    at += 1;
+                }
+            }
+            let raw = &text[value_start..at];
+            if !raw.starts_with(['"', 't', 'f']) && !is_json_number(raw) {
+                return None;
+            }
+            let index = program.params.iter().position(|p| p.name == name)?;
+            if values[index].is_some() {
+                return None;
+            }
+            values[index] = Some(match program.params[index].ty {
+                ScalarType::Int if !raw.contains(['.', 'e', 'E']) => ScalarValue::Int(raw.parse().ok()?),
+                ScalarType::Float => ScalarValue::Float(match raw {
+                    "\"NaN\"" => f64::NAN,
+                    "\"Infinity\"" => f64::INFINITY,
+                    "\"-Infinity\"" => f64::NEG_INFINITY,
+                    number if number.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) => number.parse().ok()?,
+                    _ => return None,
+                }),
+                ScalarType::Bool if raw == "true" => ScalarValue::Bool(true),
+                ScalarType::Bool if raw == "false" => ScalarValue::Bool(false),
+                _ => return None,
+            });
+            skip_ws(&mut at);
+            match bytes.get(at) {
+                Some(b',') => at += 1,
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    skip_ws(&mut at);
+    if at != bytes.len() {
+        return None;
+    }
+    values.into_iter().collect()
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`: JSON's number grammar.
+fn is_json_number(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// Parse one value of type `ty`.
@@ -142,6 +267,33 @@ mod tests {
         for (text, expected) in cases {
             let err = parse_arguments(text, &PROGRAM).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_and_the_full_parser_agree() {
+        let cases = [
+            r#"{"n": 1, "x": 2.5, "b": true}"#,
+            r#"  { "b" : false , "x" : "NaN", "n" : -9223372036854775808 }  "#,
+            r#"{"n": 9007199254740993, "x": 1e300, "b": false}"#,
+            r#"{"n": 1, "x": -0.0, "b": true}"#,
+            r#"{"n": 1, "x": 0.1, "b": true}"#,
+            r#"{"n": 1, "x": 3, "b": true}"#,
+        ];
+        for text in cases {
+            let fast = parse_flat(text, &PROGRAM).expect(text);
+            let json: Json = serde_json::from_str(text).unwrap();
+            let full: Vec<ScalarValue> = PROGRAM.params.iter().map(|p| parse_scalar(&json[p.name], p.ty).unwrap()).collect();
+            for (a, b) in fast.iter().zip(&full) {
+                match (a, b) {
+                    (ScalarValue::Float(x), ScalarValue::Float(y)) => assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{text}"),
+                    _ => assert_eq!(a, b, "{text}"),
+                }
+            }
+        }
+        // Irregular input leaves the fast path, so the full parser explains it.
+        for text in [r#"{"n": 1.5, "x": 1.0, "b": true}"#, r#"{"n": 1, "x": 1.0}"#, r#"{"n": 1, "x": 1.0, "b": true, "n": 2}"#, r#"{"n\u0041": 1}"#, "[1]", r#"{"n": 1, "x": 1.0, "b": tru}"#, r#"{"n": +1, "x": 1.0, "b": true}"#, r#"{"n": 01, "x": 1.0, "b": true}"#, r#"{"n": 1, "x": 1., "b": true}"#] {
+            assert!(parse_flat(text, &PROGRAM).is_none(), "{text}");
         }
     }
 
