@@ -8,6 +8,7 @@
 //! returns = "Int"
 //! # symbol = "mix"          # Rust symbol, defaults to the table key
 //! # capability = "network"  # capability a program must be granted
+//! # fallible = true          # takes a last `&mut HostFailure` to report errors
 //! ```
 //!
 //! The table key is the name Relon programs call; `symbol` is the
@@ -31,6 +32,9 @@ pub struct HostFnDecl {
     pub returns: ScalarType,
     /// Capability the function needs, if any.
     pub capability: Option<String>,
+    /// Takes a last `failure: &mut relon_runtime_contract::HostFailure`
+    /// parameter through which it may fail.
+    pub fallible: bool,
 }
 
 /// A host crate: where it is and what it declares.
@@ -145,10 +149,10 @@ pub fn parse_functions(manifest: &Path, metadata: &Json) -> Result<Vec<HostFnDec
             .ok_or_else(|| malformed("expected a table with `params` and `returns`".into()))?;
         if let Some(unknown) = decl
             .keys()
-            .find(|k| !matches!(k.as_str(), "params" | "returns" | "symbol" | "capability"))
+            .find(|k| !matches!(k.as_str(), "params" | "returns" | "symbol" | "capability" | "fallible"))
         {
             return Err(malformed(format!(
-                "unknown key `{unknown}` (expected params, returns, symbol, capability)"
+                "unknown key `{unknown}` (expected params, returns, symbol, capability, fallible)"
             )));
         }
         let params = match decl.get("params") {
@@ -177,7 +181,12 @@ pub fn parse_functions(manifest: &Path, metadata: &Json) -> Result<Vec<HostFnDec
             Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(other) => return Err(malformed(format!("`capability` must be a non-empty string, found {other}"))),
         };
-        functions.push(HostFnDecl { name: name.clone(), symbol, params, returns, capability });
+        let fallible = match decl.get("fallible") {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(other) => return Err(malformed(format!("`fallible` must be true or false, found {other}"))),
+        };
+        functions.push(HostFnDecl { name: name.clone(), symbol, params, returns, capability, fallible });
     }
     functions.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(functions)
@@ -211,7 +220,7 @@ mod tests {
     #[test]
     fn reads_a_full_declaration() {
         let fns = parse(json!({"relon": {"functions": {
-            "mix": {"params": ["Int", "Float"], "returns": "Bool", "symbol": "host_mix", "capability": "network"},
+            "mix": {"params": ["Int", "Float"], "returns": "Bool", "symbol": "host_mix", "capability": "network", "fallible": true},
             "one": {"returns": "Int"}
         }}}))
         .unwrap();
@@ -221,7 +230,9 @@ mod tests {
         assert_eq!(fns[0].params, vec![ScalarType::Int, ScalarType::Float]);
         assert_eq!(fns[0].returns, ScalarType::Bool);
         assert_eq!(fns[0].capability.as_deref(), Some("network"));
+        assert!(fns[0].fallible);
         assert_eq!(fns[1].symbol, "one");
+        assert!(!fns[1].fallible);
         assert!(fns[1].params.is_empty());
     }
 

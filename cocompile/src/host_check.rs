@@ -81,7 +81,14 @@ fn check_one(module: &Module<'_>, decl: &HostFnDecl, manifest: &str) -> Option<H
             name: decl.name.clone(),
             symbol: decl.symbol.clone(),
             manifest: manifest.to_string(),
-            params: decl.params.iter().enumerate().map(|(i, t)| format!("a{i}: {}", rust_type(*t))).collect::<Vec<_>>().join(", "),
+            params: decl
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("a{i}: {}", rust_type(*t)))
+                .chain(decl.fallible.then(|| "failure: &mut relon_runtime_contract::HostFailure".to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
             ret: rust_type(decl.returns).to_string(),
         }),
     }
@@ -89,7 +96,10 @@ fn check_one(module: &Module<'_>, decl: &HostFnDecl, manifest: &str) -> Option<H
 
 /// The LLVM function type a declaration implies, as LLVM prints it.
 pub fn declared_llvm_type(decl: &HostFnDecl) -> String {
-    let params: Vec<&str> = decl.params.iter().map(|t| llvm_type(*t)).collect();
+    let mut params: Vec<&str> = decl.params.iter().map(|t| llvm_type(*t)).collect();
+    if decl.fallible {
+        params.push("ptr");
+    }
     format!("{} ({})", llvm_type(decl.returns), params.join(", "))
 }
 

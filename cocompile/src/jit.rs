@@ -66,6 +66,7 @@ impl HostFnRegistry {
                 params: params.to_vec(),
                 returns,
                 capability: capability.map(str::to_string),
+                fallible: false,
             },
             func,
         });

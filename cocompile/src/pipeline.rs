@@ -203,7 +203,8 @@ fn cocompile_program(
     check_grants(&used, &granted)?;
 
     let ctx = Context::create();
-    let mut options = CodegenOptions::closed_world(used.iter().map(|d| d.symbol.clone()).collect(), &req.target_cpu);
+    let symbols = used.iter().map(|d| codegen::HostSymbol { symbol: d.symbol.clone(), fallible: d.fallible }).collect();
+    let mut options = CodegenOptions::closed_world(symbols, &req.target_cpu);
     options.granted_caps = granted;
     let emitted = codegen::emit_module(&ctx, source_name, &program.lowered.module, &options)?;
     clock.lap("code generation");

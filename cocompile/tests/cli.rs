@@ -324,3 +324,22 @@ fn helpers_calling_each_other_are_refused_with_the_reason() {
     let out = cocompile(&fixture("programs/mutual_recursion.relon"), None, &output, &[]);
     assert_clean_failure(&out, &output, &["the helper `is_odd`", "mutual recursion"]);
 }
+
+#[test]
+fn a_fallible_host_function_reports_its_failure_as_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("root");
+    let out = cocompile(&fixture("programs/checked_root.relon"), Some(&fixture("hosts/fallible")), &output, &["--report"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The report names the site either way (this one formats its message,
+    // which LLVM finds too costly to inline).
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`checked_root`"), "{}", String::from_utf8_lossy(&out.stdout));
+    Command::new(&output).arg("{\"x\": 16.0}").assert().success().stdout("8.0\n");
+    let failed = Command::new(&output).arg("{\"x\": -4.0}").assert().code(1);
+    let stderr = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+    assert!(
+        stderr.starts_with("error: ValidationError: a host function failed: checked_root needs a non-negative number, got -4"),
+        "{stderr}"
+    );
+    assert!(failed.get_output().stdout.is_empty());
+}

@@ -3,7 +3,7 @@
 //! Layout: `[input record | output record | scratch]`, each part starting
 //! on an 8-byte boundary, backed by `u64`s so the base is 8-aligned.
 
-use relon_runtime_contract::{EntryState, ScalarType};
+use relon_runtime_contract::{EntryState, HostFailure, ScalarType};
 
 use crate::EntryFn;
 use crate::args::Limits;
@@ -21,6 +21,7 @@ pub struct Arena {
     out_len: u32,
     scratch_offset: u32,
     trap: (u32, u32),
+    failure: Box<HostFailure>,
 }
 
 const fn align8(n: usize) -> usize {
@@ -43,6 +44,7 @@ impl Arena {
             out_len,
             scratch_offset: scratch_offset as u32,
             trap: (0, 0),
+            failure: Box::default(),
         }
     }
 
@@ -90,6 +92,7 @@ impl Arena {
     /// and keep the trap it reports. `call` returns the entry's status.
     pub fn run_with(&mut self, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void, call: impl FnOnce(*mut EntryState) -> u32) -> u32 {
         let arena_len = (self.words.len() * 8) as u32;
+        self.failure.failed = 0;
         let mut state = EntryState {
             arena: self.words.as_mut_ptr().cast::<u8>(),
             arena_len,
@@ -104,6 +107,7 @@ impl Arena {
             depth_remaining: limits.max_depth,
             caps,
             host_context,
+            host_failure: &mut *self.failure,
         };
         let status = call(&mut state);
         self.trap = (state.trap_code, state.trap_site);
@@ -114,6 +118,11 @@ impl Arena {
     pub fn write_output_int(&mut self, offset: u32, value: i64) {
         let at = self.out_offset as usize + offset as usize;
         self.bytes_mut()[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// The message of a host function that failed in the last call.
+    pub fn host_failure(&self) -> Option<&str> {
+        (self.failure.failed != 0).then(|| self.failure.message())
     }
 
     /// The trap code and site of the last call.

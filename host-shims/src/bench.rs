@@ -58,13 +58,14 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
 
 /// Run both calibers; returns the JSON report, or the runtime error the
 /// program stops with.
-pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, calls: u64) -> Result<String, (u32, u32)> {
+pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, calls: u64) -> Result<String, (u32, u32, Option<String>)> {
     let mut arena = Arena::new(program.in_len, program.out_len);
     for (field, value) in program.params.iter().zip(&invocation.arguments) {
         arena.write_input(field.offset, *value);
     }
     if arena.call(entry, invocation.limits) != ENTRY_OK {
-        return Err(arena.trap());
+        let (code, site) = arena.trap();
+        return Err((code, site, arena.host_failure().map(str::to_string)));
     }
     let result = json::format_value(arena.read_output(program.result.offset, program.result.ty));
     let kernel = measure(calls, || {

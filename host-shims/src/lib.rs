@@ -86,7 +86,7 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
                 println!("{report}");
                 ExitStatus::Success.into()
             }
-            Ok(Err((code, site))) => report_trap(program, code, site),
+            Ok(Err((code, site, message))) => report_trap(program, code, site, message.as_deref()),
             Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
         };
     }
@@ -115,17 +115,18 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         }
         Ok((arena, _)) => {
             let (code, site) = arena.trap();
-            report_trap(program, code, site)
+            report_trap(program, code, site, arena.host_failure())
         }
         Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
     }
 }
 
 /// Print a runtime error (`error: <Kind>: <message> at <file>:<line>:<col>`).
-fn report_trap(program: &ProgramDesc, code: u32, site: u32) -> ExitCode {
-    let (kind, message) = match TrapCode::from_u32(code) {
-        Some(trap) => (trap.error_kind(), trap.message().to_string()),
-        None => ("Unsupported", format!("unknown trap code {code}")),
+fn report_trap(program: &ProgramDesc, code: u32, site: u32, host_failure: Option<&str>) -> ExitCode {
+    let (kind, message) = match (TrapCode::from_u32(code), host_failure) {
+        (Some(TrapCode::HostError), Some(failure)) => (TrapCode::HostError.error_kind(), format!("a host function failed: {failure}")),
+        (Some(trap), _) => (trap.error_kind(), trap.message().to_string()),
+        (None, _) => ("Unsupported", format!("unknown trap code {code}")),
     };
     let place = match program.trap_sites.get(site as usize) {
         Some(s) if s.line > 0 => format!(" at {}:{}:{}", program.source_name, s.line, s.column),

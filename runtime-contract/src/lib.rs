@@ -83,6 +83,55 @@ pub struct EntryState {
     /// Opaque pointer for the embedding's open-world host-call helper;
     /// null in closed world.
     pub host_context: *mut core::ffi::c_void,
+    /// Where a fallible host function reports a failure (closed world);
+    /// the runtime owns it and clears `failed` before each call.
+    pub host_failure: *mut HostFailure,
+}
+
+/// Capacity of [`HostFailure::message`] in bytes.
+pub const HOST_FAILURE_MESSAGE_BYTES: usize = 240;
+
+/// The failure report of a fallible host function.
+///
+/// A host function declared `fallible = true` in its crate's
+/// `[package.metadata.relon.functions.NAME]` takes one more, last
+/// parameter, `failure: &mut HostFailure`. To fail, it calls
+/// [`HostFailure::fail`] and returns any value: the program stops with a
+/// `ValidationError` carrying the message, and the value is never used.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct HostFailure {
+    /// Non-zero once the host function has failed.
+    pub failed: u32,
+    /// Length of the message in bytes.
+    pub message_len: u32,
+    /// The message, UTF-8, truncated to the capacity on a character boundary.
+    pub message: [u8; HOST_FAILURE_MESSAGE_BYTES],
+}
+
+impl Default for HostFailure {
+    fn default() -> Self {
+        HostFailure { failed: 0, message_len: 0, message: [0; HOST_FAILURE_MESSAGE_BYTES] }
+    }
+}
+
+impl HostFailure {
+    /// Record a failure with `message`.
+    pub fn fail(&mut self, message: &str) {
+        let mut len = message.len().min(HOST_FAILURE_MESSAGE_BYTES);
+        while !message.is_char_boundary(len) {
+            len -= 1;
+        }
+        self.message[..len].copy_from_slice(&message.as_bytes()[..len]);
+        self.message_len = len as u32;
+        self.failed = 1;
+    }
+
+    /// The recorded message.
+    pub fn message(&self) -> &str {
+        let len = (self.message_len as usize).min(HOST_FAILURE_MESSAGE_BYTES);
+        core::str::from_utf8(&self.message[..len]).unwrap_or("(the host function's message is not UTF-8)")
+    }
 }
 
 impl EntryState {
@@ -92,6 +141,7 @@ impl EntryState {
     pub const OFFSET_SCRATCH_CURSOR: usize = core::mem::offset_of!(EntryState, scratch_cursor);
     pub const OFFSET_CAPS: usize = core::mem::offset_of!(EntryState, caps);
     pub const OFFSET_HOST_CONTEXT: usize = core::mem::offset_of!(EntryState, host_context);
+    pub const OFFSET_HOST_FAILURE: usize = core::mem::offset_of!(EntryState, host_failure);
     pub const OFFSET_IN_OFFSET: usize = core::mem::offset_of!(EntryState, in_offset);
     pub const OFFSET_IN_LEN: usize = core::mem::offset_of!(EntryState, in_len);
     pub const OFFSET_OUT_OFFSET: usize = core::mem::offset_of!(EntryState, out_offset);
@@ -132,7 +182,8 @@ pub enum TrapCode {
     RecursionLimitExceeded = 9,
     /// Scratch space (closures, temporary records) ran out.
     ScratchExhausted = 10,
-    /// An open-world host function returned an error (the embedding keeps it).
+    /// A host function failed: open world, the embedding keeps its error;
+    /// closed world, [`EntryState::host_failure`] holds the message.
     HostError = 11,
 }
 
@@ -177,7 +228,7 @@ impl TrapCode {
             TrapCode::CapabilityDenied => "CapabilityDenied",
             TrapCode::RecursionLimitExceeded => "RecursionLimitExceeded",
             TrapCode::ScratchExhausted => "ValueTooLarge",
-            TrapCode::HostError => "HostError",
+            TrapCode::HostError => "ValidationError",
         }
     }
 
@@ -282,6 +333,19 @@ mod tests {
         assert_eq!(EntryState::OFFSET_FUEL, 40);
         assert_eq!(EntryState::OFFSET_CAPS, 56);
         assert_eq!(EntryState::OFFSET_HOST_CONTEXT, 64);
-        assert_eq!(EntryState::SIZE, 72);
+        assert_eq!(EntryState::OFFSET_HOST_FAILURE, 72);
+        assert_eq!(EntryState::SIZE, 80);
+    }
+
+    #[test]
+    fn a_host_failure_keeps_a_truncated_utf8_message() {
+        let mut failure = HostFailure::default();
+        assert_eq!(failure.failed, 0);
+        failure.fail("negative input");
+        assert_eq!((failure.failed, failure.message()), (1, "negative input"));
+        let long = "é".repeat(200);
+        failure.fail(&long);
+        assert!(failure.message().len() <= HOST_FAILURE_MESSAGE_BYTES);
+        assert!(long.starts_with(failure.message()));
     }
 }

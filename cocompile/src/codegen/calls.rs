@@ -11,7 +11,7 @@ use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue};
 use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
 
 use super::func::FuncEmitter;
-use super::{CodegenError, FuncRef, HostCallSite, WorldMode};
+use super::{CodegenError, FuncRef, HostCallSite, HostSymbol, WorldMode};
 use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
@@ -92,20 +92,36 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             WorldMode::ClosedWorld { symbols } => symbols,
             WorldMode::OpenWorld => return self.emit_host_call_helper(import_idx, param_tys, ret_ty),
         };
-        let symbol = symbols
+        let host = symbols
             .get(import_idx as usize)
             .cloned()
             .ok_or_else(|| self.malformed(format!("CallNative to import #{import_idx}, which has no host symbol")))?;
-        let callee = self.host_function(&symbol, param_tys, ret_ty)?;
+        let callee = self.host_function(&host, param_tys, ret_ty)?;
         let args = self.pop_n(param_tys.len())?;
-        let mut call_args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(args.len());
+        let mut call_args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(args.len() + 1);
         for (arg, ty) in args.into_iter().zip(param_tys) {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
+        let failure = if host.fallible {
+            let ptr = self.m.ctx.ptr_type(Default::default());
+            let slot = self.state_field(EntryState::OFFSET_HOST_FAILURE)?;
+            let failure = self.m.builder.build_load(ptr, slot, "host_failure")?.into_pointer_value();
+            call_args.push(failure.into());
+            Some(failure)
+        } else {
+            None
+        };
         let call = self.m.builder.build_call(callee, &call_args, "host")?;
         if !self.m.metered {
             // The metered copy repeats every site; report each once.
-            self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol, line: self.line, column: self.column });
+            self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol: host.symbol.clone(), line: self.line, column: self.column });
+        }
+        if let Some(failure) = failure {
+            // `HostFailure::failed` is its first field.
+            let failed = self.m.builder.build_load(self.m.ctx.i32_type(), failure, "failed")?.into_int_value();
+            let zero = self.m.ctx.i32_type().const_zero();
+            let failed = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, failed, zero, "host_failed")?;
+            self.trap_if(failed, TrapCode::HostError)?;
         }
         if ret_ty != IrType::Unit {
             let result = call
@@ -172,11 +188,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// The `extern "C"` declaration of a host symbol, with the C ABI's
     /// `zeroext` on Bool (`i1`) parameters and results, as rustc emits them.
-    fn host_function(&mut self, symbol: &str, param_tys: &[IrType], ret_ty: IrType) -> Result<FunctionValue<'ctx>, CodegenError> {
+    fn host_function(&mut self, host: &HostSymbol, param_tys: &[IrType], ret_ty: IrType) -> Result<FunctionValue<'ctx>, CodegenError> {
+        let symbol = host.symbol.as_str();
         if let Some(f) = self.m.module.get_function(symbol) {
             return Ok(f);
         }
-        let params: Vec<BasicMetadataTypeEnum> = param_tys.iter().map(|t| self.m.llvm_type(*t).into()).collect();
+        let mut params: Vec<BasicMetadataTypeEnum> = param_tys.iter().map(|t| self.m.llvm_type(*t).into()).collect();
+        if host.fallible {
+            params.push(self.m.ctx.ptr_type(Default::default()).into());
+        }
         let fn_type = match ret_ty {
             IrType::Unit => self.m.ctx.void_type().fn_type(&params, false),
             t => self.m.llvm_type(t).fn_type(&params, false),

@@ -45,13 +45,22 @@ pub enum WorldMode {
     /// Every host function is a direct call to a known symbol, linked
     /// and inlined later. `symbols[i]` is the symbol of `Module::imports[i]`.
     ClosedWorld {
-        /// Symbol per import, in import order.
-        symbols: Vec<String>,
+        /// The host function of each import, in import order.
+        symbols: Vec<HostSymbol>,
     },
     /// Host functions are resolved at run time: every host call goes
     /// through the embedding's `relon_host_call` helper, and capability
     /// checks read the granted bits from the state.
     OpenWorld,
+}
+
+/// A host function as closed-world code calls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSymbol {
+    /// The `extern "C"` symbol.
+    pub symbol: String,
+    /// It takes a last `&mut HostFailure` and may report a failure there.
+    pub fallible: bool,
 }
 
 /// What the code generator needs to know besides the IR.
@@ -78,7 +87,7 @@ pub struct CodegenOptions {
 
 impl CodegenOptions {
     /// Defaults for a closed-world build on this machine's triple.
-    pub fn closed_world(symbols: Vec<String>, target_cpu: &str) -> CodegenOptions {
+    pub fn closed_world(symbols: Vec<HostSymbol>, target_cpu: &str) -> CodegenOptions {
         CodegenOptions {
             world: WorldMode::ClosedWorld { symbols },
             target_triple: TargetMachine::get_default_triple().as_str().to_string_lossy().into_owned(),
