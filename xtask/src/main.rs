@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             args.extend(absolute_paths(&rest));
             cargo(&["test", "--release", "--package", "relon-cocompile", "--test", "fuzz"], &args)
         }),
-        "bench" => setup().and_then(|_| {
+        "bench" => setup().and_then(|_| build_lua_runners()).and_then(|_| {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
             cargo(&["bench", "--package", "relon-bench", "--bench", "suite"], &args)
@@ -72,6 +72,21 @@ const HELP: &str = "usage: cargo xtask <command>\n\n\
                         differential fuzzing: random programs through tree-walk, the JIT, the binary\n\
   bench [--quick] [--filter NAME] [--target-cpu CPU] [--out DIR]\n\
                         the benchmark suite: every workload on every system, side by side\n";
+
+/// Build the Lua 5.4 and LuaJIT runners of the suite (vendored sources;
+/// one Lua per build, so two builds).
+fn build_lua_runners() -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for flavor in ["lua54", "luajit"] {
+        run(Command::new(&cargo)
+            .args(["build", "--quiet", "--release", "--features", flavor, "--manifest-path"])
+            .arg(root.join("benches/lua/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(root.join("target").join(flavor)))?;
+    }
+    Ok(())
+}
 
 /// The values of `--corpus`/`--json` made absolute (the harness runs in
 /// another directory).

@@ -112,6 +112,46 @@ pub fn binary(w: &Workload, dir: &Path, target_cpu: &str) -> Result<PathBuf, Str
     Ok(output)
 }
 
+/// The Lua runners (`benches/lua`, built by `cargo xtask bench`), when built.
+pub fn lua_runners() -> Vec<(&'static str, PathBuf)> {
+    [("lua 5.4", "lua54"), ("luajit", "luajit")]
+        .into_iter()
+        .map(|(name, dir)| (name, repo_root().join("target").join(dir).join("release/relon-lua-bench")))
+        .filter(|(_, path)| path.is_file())
+        .collect()
+}
+
+/// The Lua script of `w` for a runner (LuaJIT may have its own).
+fn lua_script(w: &Workload, system: &str) -> Option<PathBuf> {
+    let dir = repo_root().join("benches/lua/workloads");
+    let special = dir.join(format!("{}.luajit.lua", w.name));
+    if system == "luajit" && special.is_file() {
+        return Some(special);
+    }
+    Some(dir.join(format!("{}.lua", w.name))).filter(|p| p.is_file())
+}
+
+/// Run a Lua runner: its result and timings.
+fn run_lua(runner: &Path, script: &Path, n: i64, calls: u64) -> Result<(Outcome, Stats), String> {
+    let out = std::process::Command::new(runner)
+        .arg(script)
+        .arg(n.to_string())
+        .arg(calls.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let result = report["result"].as_str().unwrap_or_default();
+    let outcome = match result.parse::<i64>() {
+        Ok(i) => Ok(Answer::Int(i)),
+        Err(_) => result.parse::<f64>().map(Answer::Float).map_err(|e| format!("{result}: {e}")),
+    };
+    let stat = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
+    Ok((outcome, Stats { median_ns: stat("median_ns"), min_ns: stat("min_ns"), max_ns: stat("max_ns") }))
+}
+
 /// Every system's outcome for `w` at `n`.
 pub fn outcomes(w: &Workload, n: i64, binary_path: &Path) -> Vec<(&'static str, Outcome)> {
     let tw = tree_walk(w);
@@ -125,6 +165,11 @@ pub fn outcomes(w: &Workload, n: i64, binary_path: &Path) -> Vec<(&'static str, 
     out.push(("jit", jit(w).and_then(|j| from_value(j.run_main(args(n))))));
     out.push(("cranelift", cranelift(w).and_then(|c| from_value(Evaluator::run_main(&c, args(n))))));
     out.push(("binary", run_binary(binary_path, n)));
+    for (system, runner) in lua_runners() {
+        if let Some(script) = lua_script(w, system) {
+            out.push((system, run_lua(&runner, &script, n, 1).and_then(|(o, _)| o)));
+        }
+    }
     out
 }
 
@@ -202,6 +247,17 @@ pub fn timings(w: &Workload, n: i64, binary_path: &Path, budget_ms: u64) -> Vec<
         rows.push(("cranelift".to_string(), "row", time_it(budget_ms, || {
             std::hint::black_box(Evaluator::run_main(&c, args(n))).ok();
         })));
+    }
+    for (system, runner) in lua_runners() {
+        if let Some(script) = lua_script(w, system) {
+            let single = std::time::Instant::now();
+            let _ = run_lua(&runner, &script, n, 1);
+            // The runner's own start-up is in `single`: a generous estimate.
+            let calls = calls_for(single.elapsed(), budget_ms);
+            if let Ok((_, stats)) = run_lua(&runner, &script, n, calls) {
+                rows.push((system.to_string(), "kernel", stats));
+            }
+        }
     }
     let tw = tree_walk(w);
     rows.push(("tree-walk".to_string(), "row", time_it(budget_ms, || {

@@ -1,0 +1,9 @@
+function run(n)
+  local acc = 0
+  for i = 0, n - 1 do
+    if i % 3 == 0 then acc = acc + i
+    elseif i % 5 == 0 then acc = acc - i
+    else acc = acc + 1 end
+  end
+  return acc
+end

@@ -1,0 +1,5 @@
+function run(n)
+  local acc = 0
+  for i = 0, n - 1 do acc = acc + (i + 1) * (i + 2) end
+  return acc
+end
