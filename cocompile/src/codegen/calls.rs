@@ -54,7 +54,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("emitted function returned nothing".into()))?;
-        self.propagate_trap()?;
+        if !self.op_in_tail {
+            self.propagate_trap()?;
+        }
         Ok(result)
     }
 

@@ -17,7 +17,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let end = self.m.ctx.append_basic_block(self.function, "block_end");
         let result = result.map(|t| self.m.llvm_type(t));
         self.enter_label(LabelKind::Exit, end, result);
-        let flow = self.emit_body(body)?;
+        let flow = self.emit_nested_body(body, false)?;
         self.fall_through_to_label(flow)?;
         self.leave_exit_label(end)
     }
@@ -33,7 +33,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             self.consume_fuel()?;
         }
         self.enter_label(LabelKind::LoopHead, head, None);
-        let flow = self.emit_body(body)?;
+        let flow = self.emit_nested_body(body, false)?;
         let label = self.labels.pop().ok_or_else(|| self.malformed("label stack underflow".into()))?;
         self.stack.truncate(label.stack_base);
         // Falling off the end of a loop body leaves the loop.
@@ -42,6 +42,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     pub(crate) fn emit_if(&mut self, result: IrType, then_body: &[TaggedOp], else_body: &[TaggedOp]) -> Result<Flow, CodegenError> {
         let cond = self.pop_condition()?;
+        // The arms of an `If` in tail position are in tail position too.
+        let tail = self.op_in_tail;
         let ctx = self.m.ctx;
         let then_bb = ctx.append_basic_block(self.function, "then");
         let else_bb = ctx.append_basic_block(self.function, "else");
@@ -50,12 +52,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let result_ty = Some(self.m.llvm_type(result));
         self.enter_label(LabelKind::Exit, end, result_ty);
         self.m.builder.position_at_end(then_bb);
-        let flow = self.emit_body(then_body)?;
+        let flow = self.emit_nested_body(then_body, tail)?;
         self.fall_through_to_label(flow)?;
         let base = self.labels.last().map_or(0, |l| l.stack_base);
         self.stack.truncate(base);
         self.m.builder.position_at_end(else_bb);
-        let flow = self.emit_body(else_body)?;
+        let flow = self.emit_nested_body(else_body, tail)?;
         self.fall_through_to_label(flow)?;
         self.leave_exit_label(end)
     }

@@ -81,6 +81,13 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// Self-recursion (see `self_recursion`): this function, the capture
     /// offset of its own handle, the values and lets known to hold it.
     pub(crate) self_call: Option<SelfCall<'ctx>>,
+    /// Whether the body being emitted is in tail position (its last value
+    /// is the function's return value).
+    pub(crate) tail_context: bool,
+    /// Whether the op being emitted is in tail position: a call there
+    /// returns the callee's value as it is, trapped or not, so it needs no
+    /// trap check of its own (the caller checks), and stays a tail call.
+    pub(crate) op_in_tail: bool,
     /// Source position of the op being emitted.
     pub(crate) line: u32,
     pub(crate) column: u32,
@@ -121,6 +128,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             bound_lets: HashSet::new(),
             alloca_block,
             self_call: None,
+            tail_context: !is_entry,
+            op_in_tail: false,
             line: 0,
             column: 0,
         })
@@ -160,13 +169,25 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Emit ops until the body ends or control leaves it.
     pub fn emit_body(&mut self, body: &[TaggedOp]) -> Result<Flow, CodegenError> {
-        for tagged in body {
+        for (i, tagged) in body.iter().enumerate() {
             self.set_position(tagged);
+            // An op is in tail position when its value is what the function
+            // returns: last in a tail body, or just before its `Return`.
+            self.op_in_tail = self.tail_context
+                && (i + 1 == body.len() || (i + 2 == body.len() && matches!(body[i + 1].op, Op::Return)));
             if self.emit_op(&tagged.op)? == Flow::Terminated {
                 return Ok(Flow::Terminated);
             }
         }
         Ok(Flow::Continues)
+    }
+
+    /// Emit a nested body that is (or is not) in tail position.
+    pub(crate) fn emit_nested_body(&mut self, body: &[TaggedOp], tail: bool) -> Result<Flow, CodegenError> {
+        let outer = std::mem::replace(&mut self.tail_context, tail);
+        let flow = self.emit_body(body);
+        self.tail_context = outer;
+        flow
     }
 
     fn set_position(&mut self, tagged: &TaggedOp) {
