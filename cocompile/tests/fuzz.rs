@@ -317,6 +317,9 @@ fn main() -> ExitCode {
                     }
                     let (source, arg_sets) = program(seed, index);
                     let binary = (binary_every > 0 && index.is_multiple_of(binary_every)).then(|| binaries.path().join(format!("p{index}")));
+                    if index > 0 && index.is_multiple_of(5000) {
+                        println!("fuzz: program {index} reached, no mismatch so far, {:.0} s", start.elapsed().as_secs_f64());
+                    }
                     match check(&source, &arg_sets, binary) {
                         Outcome::Agreed(runs, binary_runs) => {
                             let mut t = totals.lock().unwrap();
