@@ -220,12 +220,16 @@ pub fn timings(w: &Workload, n: i64, binary_path: &Path, budget_ms: u64) -> Vec<
             std::hint::black_box(noinline(std::hint::black_box(n)));
         })));
     }
-    // The binary measures itself (`--bench`): kernel and row.
-    let single = std::time::Instant::now();
-    let _ = run_binary(binary_path, n);
-    let calls = calls_for(single.elapsed(), budget_ms);
-    let bench = std::process::Command::new(binary_path).args(["--bench", &calls.to_string(), &format!("{{\"n\": {n}}}")]).output();
-    if let Ok(report) = bench.map(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()) {
+    // The binary measures itself (`--bench`): kernel and row. A short
+    // first run sizes the real one (a process's start-up is no estimate).
+    let binary_bench = |calls: u64| -> Option<serde_json::Value> {
+        let out = std::process::Command::new(binary_path).args(["--bench", &calls.to_string(), &format!("{{\"n\": {n}}}")]).output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    let per_call = binary_bench(5).and_then(|r| r["kernel"]["median_ns"].as_f64()).unwrap_or(1e6);
+    let calls = calls_for(std::time::Duration::from_nanos(per_call.max(1.0) as u64), budget_ms);
+    let bench = binary_bench(calls).ok_or(());
+    if let Ok(report) = bench {
         for caliber in ["kernel", "row"] {
             let s = &report[caliber];
             if let (Some(median_ns), Some(min_ns), Some(max_ns)) = (s["median_ns"].as_f64(), s["min_ns"].as_f64(), s["max_ns"].as_f64()) {
