@@ -432,20 +432,16 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         self.builder.position_at_end(bb);
         let state = wrapper.get_first_param().ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?.into_pointer_value();
         let mut args = self.implicit_args(state)?;
-        let b = &self.builder;
-        let field = |offset: usize, ty: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
-            let addr = memory::byte_offset(b, ctx, state, ctx.i64_type().const_int(offset as u64, false))?;
-            Ok(b.build_load(ty, addr, name)?)
-        };
-        let in_off = field(EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
-        let in_len = field(EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
-        let out_off = field(EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
-        let out_cap = field(EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
-        let caps = field(EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
+        let in_off = self.load_state_field(state, EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
+        let in_len = self.load_state_field(state, EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
+        let out_off = self.load_state_field(state, EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
+        let out_cap = self.load_state_field(state, EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
+        let caps = self.load_state_field(state, EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
         args.extend::<[inkwell::values::BasicMetadataValueEnum; 5]>([in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()]);
         args.truncate(main.count_params() as usize);
-        b.build_call(main, &args, "")?;
-        let code = field(EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
+        self.builder.build_call(main, &args, "")?;
+        let code = self.load_state_field(state, EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
+        let b = &self.builder;
         let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;
         let status = b.build_select(trapped, i32t.const_int(ENTRY_TRAPPED as u64, false), i32t.const_int(ENTRY_OK as u64, false), "status")?;
         b.build_return(Some(&status))?;
@@ -484,17 +480,24 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     /// loaded from the state: `state, arena, arena_len, depth_remaining`.
     fn implicit_args(&self, state: inkwell::values::PointerValue<'ctx>) -> Result<Vec<inkwell::values::BasicMetadataValueEnum<'ctx>>, CodegenError> {
         let ctx = self.ctx;
-        let b = &self.builder;
         let i64t = ctx.i64_type();
-        let field = |offset: usize, ty: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
-            let addr = memory::byte_offset(b, ctx, state, i64t.const_int(offset as u64, false))?;
-            Ok(b.build_load(ty, addr, name)?)
-        };
-        let arena = field(EntryState::OFFSET_ARENA, ctx.ptr_type(Default::default()).into(), "arena")?;
-        let len = field(EntryState::OFFSET_ARENA_LEN, ctx.i32_type().into(), "arena_len")?.into_int_value();
-        let len = b.build_int_z_extend(len, i64t, "arena_len64")?;
-        let depth = field(EntryState::OFFSET_DEPTH_REMAINING, i64t.into(), "depth")?;
+        let arena = self.load_state_field(state, EntryState::OFFSET_ARENA, ctx.ptr_type(Default::default()).into(), "arena")?;
+        let len = self.load_state_field(state, EntryState::OFFSET_ARENA_LEN, ctx.i32_type().into(), "arena_len")?.into_int_value();
+        let len = self.builder.build_int_z_extend(len, i64t, "arena_len64")?;
+        let depth = self.load_state_field(state, EntryState::OFFSET_DEPTH_REMAINING, i64t.into(), "depth")?;
         Ok(vec![state.into(), arena.into(), len.into(), depth.into()])
+    }
+
+    /// Load the `EntryState` field at `offset` (one of `EntryState::OFFSET_*`) as `ty`.
+    fn load_state_field(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+        offset: usize,
+        ty: BasicTypeEnum<'ctx>,
+        name: &str,
+    ) -> Result<inkwell::values::BasicValueEnum<'ctx>, CodegenError> {
+        let addr = memory::byte_offset(&self.builder, self.ctx, state, self.ctx.i64_type().const_int(offset as u64, false))?;
+        Ok(self.builder.build_load(ty, addr, name)?)
     }
 
     /// Record a trap site and return its index.
