@@ -3,7 +3,7 @@
 //! Layout: `[input record | output record | scratch]`, each part starting
 //! on an 8-byte boundary, backed by `u64`s so the base is 8-aligned.
 
-use relon_runtime_contract::{EntryState, HostFailure, ScalarType};
+use relon_runtime_contract::{EntryState, FieldDesc, HostFailure, ScalarType};
 
 use crate::EntryFn;
 use crate::args::Limits;
@@ -57,6 +57,13 @@ impl Arena {
     fn bytes(&self) -> &[u8] {
         // SAFETY: as in `bytes_mut`, read-only.
         unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8) }
+    }
+
+    /// Write the `#main` arguments, in parameter order, into the input record.
+    pub fn write_arguments(&mut self, params: &[FieldDesc], values: &[ScalarValue]) {
+        for (field, value) in params.iter().zip(values) {
+            self.write_input(field.offset, *value);
+        }
     }
 
     /// Write one argument at `offset` of the input record.

@@ -60,9 +60,7 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
 /// program stops with.
 pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, calls: u64) -> Result<String, (u32, u32, Option<String>)> {
     let mut arena = Arena::new(program.in_len, program.out_len);
-    for (field, value) in program.params.iter().zip(&invocation.arguments) {
-        arena.write_input(field.offset, *value);
-    }
+    arena.write_arguments(program.params, &invocation.arguments);
     if arena.call(entry, invocation.limits) != ENTRY_OK {
         let (code, site) = arena.trap();
         return Err((code, site, arena.host_failure().map(str::to_string)));
@@ -74,9 +72,7 @@ pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, cal
     let row = measure(calls, || {
         let text = std::hint::black_box(invocation.arguments_json.as_str());
         let arguments = json::parse_arguments(text, program).unwrap_or_default();
-        for (field, value) in program.params.iter().zip(&arguments) {
-            arena.write_input(field.offset, *value);
-        }
+        arena.write_arguments(program.params, &arguments);
         arena.call(entry, invocation.limits);
         std::hint::black_box(json::format_value(arena.read_output(program.result.offset, program.result.ty)));
     });

@@ -91,9 +91,7 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         };
     }
     let mut arena = arena::Arena::new(program.in_len, program.out_len);
-    for (field, value) in program.params.iter().zip(&invocation.arguments) {
-        arena.write_input(field.offset, *value);
-    }
+    arena.write_arguments(program.params, &invocation.arguments);
     let limits = invocation.limits;
     let outcome = std::thread::Builder::new()
         .name("relon-main".into())

@@ -353,13 +353,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     pub(crate) fn load_state_u32(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
-        let ptr = self.state_field(offset)?;
-        Ok(self.m.builder.build_load(self.m.ctx.i32_type(), ptr, name)?.into_int_value())
+        Ok(self.m.load_state_field(self.state, offset, self.m.ctx.i32_type().into(), name)?.into_int_value())
     }
 
     pub(crate) fn load_state_u64(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
-        let ptr = self.state_field(offset)?;
-        Ok(self.m.builder.build_load(self.m.ctx.i64_type(), ptr, name)?.into_int_value())
+        Ok(self.m.load_state_field(self.state, offset, self.m.ctx.i64_type().into(), name)?.into_int_value())
     }
 
     pub(crate) fn store_state(&self, offset: usize, value: IntValue<'ctx>) -> Result<(), CodegenError> {

@@ -41,15 +41,22 @@ pub(crate) fn width_of(ty: IrType) -> u32 {
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// A stack array of `count` 8-byte slots in the entry block.
     pub(crate) fn array_slot(&mut self, count: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+        let ty = self.m.ctx.i64_type().array_type(count);
+        self.in_alloca_block(|b| Ok(b.build_alloca(ty, "host_args")?))
+    }
+
+    /// Emit at the top of the function's alloca block (so mem2reg turns the
+    /// allocas into SSA), then carry on where the builder was.
+    fn in_alloca_block<R>(&self, emit: impl FnOnce(&Builder<'ctx>) -> Result<R, CodegenError>) -> Result<R, CodegenError> {
         let here = self.current_block()?;
         let b = &self.m.builder;
         match self.alloca_block.get_first_instruction() {
             Some(first) => b.position_before(&first),
             None => b.position_at_end(self.alloca_block),
         }
-        let slot = b.build_alloca(self.m.ctx.i64_type().array_type(count), "host_args")?;
+        let result = emit(b);
         b.position_at_end(here);
-        Ok(slot)
+        result
     }
 
     fn let_slot(&mut self, idx: u32, ty: IrType) -> Result<PointerValue<'ctx>, CodegenError> {
@@ -58,16 +65,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(slot) = self.lets.get(&key) {
             return Ok(*slot);
         }
-        // Allocas live in the entry block so mem2reg turns them into SSA.
-        let here = self.current_block()?;
-        let b = &self.m.builder;
-        match self.alloca_block.get_first_instruction() {
-            Some(first) => b.position_before(&first),
-            None => b.position_at_end(self.alloca_block),
-        }
-        let slot = b.build_alloca(llvm_ty, &format!("let{idx}"))?;
-        b.build_store(slot, self.zero_of(llvm_ty))?;
-        b.position_at_end(here);
+        let zero = self.zero_of(llvm_ty);
+        let slot = self.in_alloca_block(|b| {
+            let slot = b.build_alloca(llvm_ty, &format!("let{idx}"))?;
+            b.build_store(slot, zero)?;
+            Ok(slot)
+        })?;
         self.lets.insert(key, slot);
         Ok(slot)
     }

@@ -489,7 +489,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     }
 
     /// Load the `EntryState` field at `offset` (one of `EntryState::OFFSET_*`) as `ty`.
-    fn load_state_field(
+    pub(crate) fn load_state_field(
         &self,
         state: inkwell::values::PointerValue<'ctx>,
         offset: usize,
