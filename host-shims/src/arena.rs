@@ -1,7 +1,12 @@
 //! The arena one call runs in and the [`EntryState`] that describes it.
 //!
-//! Layout: `[input record | output record | scratch]`, each part starting
-//! on an 8-byte boundary, backed by `u64`s so the base is 8-aligned.
+//! Layout: `[const data | input buffer | output buffer | scratch]`, each
+//! part starting on an 8-byte boundary, backed by `u64`s so the base is
+//! 8-aligned. The const data (string and list literals, Unicode tables) is
+//! copied in once, when the arena is made; the program never writes to it.
+//! The input buffer holds the `#main` record and its tail (strings,
+//! lists, sub-records); the output buffer holds the result record's fixed
+//! area followed by its tail.
 
 use relon_runtime_contract::{EntryState, FieldDesc, HostFailure, ScalarType};
 
@@ -12,14 +17,38 @@ use crate::json::ScalarValue;
 /// Scratch space for closures and temporary records.
 pub const SCRATCH_BYTES: usize = 1 << 20;
 
+/// Where the regions of an [`Arena`] lie, in bytes from its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArenaLayout {
+    /// Length of the const data at offset 0.
+    pub const_len: u32,
+    /// Input buffer.
+    pub in_offset: u32,
+    /// Its length.
+    pub in_len: u32,
+    /// Output buffer.
+    pub out_offset: u32,
+    /// Its capacity.
+    pub out_cap: u32,
+    /// Scratch, up to `arena_len`.
+    pub scratch_offset: u32,
+    /// Bytes the program may touch.
+    pub arena_len: u32,
+}
+
 /// One call's memory.
 pub struct Arena {
     words: Vec<u64>,
+    const_len: u32,
     in_offset: u32,
     in_len: u32,
     out_offset: u32,
-    out_len: u32,
+    /// Size of the output record's fixed area; its tail starts there.
+    out_root: u32,
+    /// Capacity of the output buffer, fixed area and tail.
+    out_cap: u32,
     scratch_offset: u32,
+    entry_result: i32,
     trap: (u32, u32),
     failure: Box<HostFailure>,
 }
@@ -29,23 +58,82 @@ const fn align8(n: usize) -> usize {
 }
 
 impl Arena {
-    /// An arena for an input record of `in_len` bytes and an output record
-    /// of `out_len` bytes, plus scratch.
-    pub fn new(in_len: u32, out_len: u32) -> Arena {
-        let in_offset = 0usize;
-        let out_offset = align8(in_offset + in_len as usize);
-        let scratch_offset = align8(out_offset + out_len as usize);
-        let total = scratch_offset + SCRATCH_BYTES;
-        Arena {
-            words: vec![0; total / 8],
-            in_offset: in_offset as u32,
-            in_len,
-            out_offset: out_offset as u32,
-            out_len,
-            scratch_offset: scratch_offset as u32,
+    /// An arena holding `const_data`, an input buffer of `in_len` bytes and
+    /// an output record of `out_len` bytes (no tail), plus scratch.
+    pub fn new(const_data: &[u8], in_len: u32, out_len: u32) -> Arena {
+        let mut arena = Arena {
+            words: Vec::new(),
+            const_len: const_data.len() as u32,
+            in_offset: align8(const_data.len()) as u32,
+            in_len: 0,
+            out_offset: 0,
+            out_root: 0,
+            out_cap: 0,
+            scratch_offset: 0,
+            entry_result: 0,
             trap: (0, 0),
             failure: Box::default(),
+        };
+        arena.reshape(in_len, out_len, out_len);
+        arena.bytes_mut()[..const_data.len()].copy_from_slice(const_data);
+        arena
+    }
+
+    /// Lay the regions out again for an input buffer of `in_len` bytes and
+    /// an output buffer of `out_cap` bytes whose first `out_root` bytes are
+    /// the result record. The const data stays; the output record is
+    /// zeroed; the input buffer is left for the caller to fill.
+    pub fn reshape(&mut self, in_len: u32, out_root: u32, out_cap: u32) {
+        let out_offset = align8(self.in_offset as usize + in_len as usize);
+        let scratch_offset = align8(out_offset + out_cap as usize);
+        let total = scratch_offset + SCRATCH_BYTES;
+        if self.words.len() * 8 < total {
+            self.words.resize(total / 8, 0);
         }
+        self.in_len = in_len;
+        self.out_offset = out_offset as u32;
+        self.out_root = out_root;
+        self.out_cap = out_cap;
+        self.scratch_offset = scratch_offset as u32;
+        self.bytes_mut()[out_offset..out_offset + out_root as usize].fill(0);
+    }
+
+    /// Arena offset of the input buffer (fixed for a given const data
+    /// length, so input pointers can be written arena-absolute before the
+    /// call).
+    pub fn in_offset(&self) -> u32 {
+        self.in_offset
+    }
+
+    /// The input buffer, to be filled before the call.
+    pub fn input_mut(&mut self) -> &mut [u8] {
+        let (start, len) = (self.in_offset as usize, self.in_len as usize);
+        &mut self.bytes_mut()[start..start + len]
+    }
+
+    /// The whole arena, for decoding a result that may point anywhere in it.
+    pub fn arena_bytes(&self) -> &[u8] {
+        &self.bytes()[..self.scratch_offset as usize + SCRATCH_BYTES]
+    }
+
+    /// Where each region lies: `(const_len, in_offset, in_len, out_offset,
+    /// out_cap, scratch_offset, arena_len)`.
+    pub fn regions(&self) -> ArenaLayout {
+        ArenaLayout {
+            const_len: self.const_len,
+            in_offset: self.in_offset,
+            in_len: self.in_len,
+            out_offset: self.out_offset,
+            out_cap: self.out_cap,
+            scratch_offset: self.scratch_offset,
+            arena_len: self.scratch_offset + SCRATCH_BYTES as u32,
+        }
+    }
+
+    /// What `#main` returned in the last call: bytes written, or the
+    /// in-place sentinel (see `EntryState::entry_result`).
+    pub fn entry_result(&self) -> i32 {
+        self.entry_result
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
@@ -98,7 +186,7 @@ impl Arena {
     /// Build the call's `EntryState` over this arena, hand it to `call`,
     /// and keep the trap it reports. `call` returns the entry's status.
     pub fn run_with(&mut self, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void, call: impl FnOnce(*mut EntryState) -> u32) -> u32 {
-        let arena_len = (self.words.len() * 8) as u32;
+        let arena_len = self.scratch_offset + SCRATCH_BYTES as u32;
         self.failure.failed = 0;
         let mut state = EntryState {
             arena: self.words.as_mut_ptr().cast::<u8>(),
@@ -107,7 +195,7 @@ impl Arena {
             in_offset: self.in_offset,
             in_len: self.in_len,
             out_offset: self.out_offset,
-            out_cap: self.out_len,
+            out_cap: self.out_cap,
             trap_code: 0,
             trap_site: 0,
             fuel: limits.fuel,
@@ -115,9 +203,12 @@ impl Arena {
             caps,
             host_context,
             host_failure: &mut *self.failure,
+            tail_cursor: self.out_root,
+            entry_result: 0,
         };
         let status = call(&mut state);
         self.trap = (state.trap_code, state.trap_site);
+        self.entry_result = state.entry_result;
         status
     }
 

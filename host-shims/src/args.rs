@@ -83,7 +83,8 @@ pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Resul
     if text.len() > MAX_INPUT_BYTES {
         return Err(format!("the JSON input is {} bytes; the limit is {MAX_INPUT_BYTES}", text.len()));
     }
-    let arguments = json::parse_arguments(&text, program)?;
+    // Programs with other than scalar parameters read them by their schema (`values`).
+    let arguments = if program.value_schemas.is_some() { Vec::new() } else { json::parse_arguments(&text, program)? };
     Ok(Parsed::Run(Invocation { arguments, arguments_json: text, limits, bench }))
 }
 

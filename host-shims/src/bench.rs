@@ -59,7 +59,7 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
 /// Run both calibers; returns the JSON report, or the runtime error the
 /// program stops with.
 pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, calls: u64) -> Result<String, (u32, u32, Option<String>)> {
-    let mut arena = Arena::new(program.in_len, program.out_len);
+    let mut arena = Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
     if arena.call(entry, invocation.limits) != ENTRY_OK {
         let (code, site) = arena.trap();

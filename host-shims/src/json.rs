@@ -237,6 +237,8 @@ mod tests {
         result: FieldDesc { name: "value", ty: ScalarType::Int, offset: 0 },
         out_len: 8,
         trap_sites: &[],
+        const_data: &[],
+        value_schemas: None,
     };
 
     #[test]

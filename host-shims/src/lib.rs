@@ -17,6 +17,9 @@ pub mod args;
 pub mod arena;
 pub mod bench;
 pub mod json;
+pub mod rt;
+#[cfg(feature = "values")]
+pub mod values;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -74,6 +77,9 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
     };
     let entry = if invocation.limits.fuel == u64::MAX { entry } else { metered_entry };
+    if let Some(schemas) = program.value_schemas {
+        return run_values(program, schemas, entry, invocation);
+    }
     if let Some(calls) = invocation.bench {
         let outcome = std::thread::Builder::new()
             .name("relon-main".into())
@@ -90,7 +96,7 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
             Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
         };
     }
-    let mut arena = arena::Arena::new(program.in_len, program.out_len);
+    let mut arena = arena::Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
     let limits = invocation.limits;
     let outcome = std::thread::Builder::new()
@@ -117,6 +123,66 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         }
         Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
     }
+}
+
+/// [`run`] for a program whose `#main` takes or returns strings, lists,
+/// records or variants: arguments and result go through `values`.
+#[cfg(feature = "values")]
+fn run_values(program: &'static ProgramDesc, schemas: relon_runtime_contract::ValueSchemas, entry: EntryFn, invocation: args::Invocation) -> ExitCode {
+    let signature = match values::ValueSignature::from_json(schemas.main, schemas.ret) {
+        Ok(s) => s,
+        Err(message) => return fail(ExitStatus::BadInput, &format!("error: the program's schemas are damaged: {message}")),
+    };
+    if invocation.bench.is_some() {
+        return fail(ExitStatus::BadInput, "error: --bench takes programs whose #main parameters and result are Int, Float or Bool");
+    }
+    let args = match signature.arguments_from_json(&invocation.arguments_json) {
+        Ok(args) => args,
+        Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
+    };
+    let mut arena = arena::Arena::new(program.const_data, 0, 0);
+    if let Err(e) = signature.load_arguments(&mut arena, args) {
+        return fail(ExitStatus::BadInput, &format!("error: {e}"));
+    }
+    let limits = invocation.limits;
+    let outcome = std::thread::Builder::new()
+        .name("relon-main".into())
+        .stack_size(ENTRY_STACK_BYTES)
+        .spawn(move || {
+            let status = arena.call(entry, limits);
+            (arena, status)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
+    match outcome {
+        Ok((arena, status)) if status == ENTRY_OK => match signature.read_result(&arena) {
+            Ok(value) => {
+                let text = values::format_value(&value);
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                    return ExitStatus::BadInput.into();
+                }
+                ExitStatus::Success.into()
+            }
+            Err(e) => fail(ExitStatus::RuntimeError, &format!("error: {}: the result does not decode: {e}", error_kind(&e))),
+        },
+        Ok((arena, _)) => {
+            let (code, site) = arena.trap();
+            report_trap(program, code, site, arena.host_failure())
+        }
+        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
+    }
+}
+
+#[cfg(feature = "values")]
+fn error_kind(e: &relon_eval_api::RuntimeError) -> String {
+    let debug = format!("{e:?}");
+    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("RuntimeError").to_string()
+}
+
+#[cfg(not(feature = "values"))]
+fn run_values(_: &'static ProgramDesc, _: relon_runtime_contract::ValueSchemas, _: EntryFn, _: args::Invocation) -> ExitCode {
+    fail(ExitStatus::BadInput, "error: this executable was built without the `values` runtime its #main needs; rebuild it with relon-cocompile")
 }
 
 /// Print a runtime error (`error: <Kind>: <message> at <file>:<line>:<col>`).

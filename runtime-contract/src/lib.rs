@@ -86,6 +86,16 @@ pub struct EntryState {
     /// Where a fallible host function reports a failure (closed world);
     /// the runtime owns it and clears `failed` before each call.
     pub host_failure: *mut HostFailure,
+    /// Next free byte of the output buffer's tail area (arena offset),
+    /// where strings, lists and sub-records of the result are written;
+    /// starts right after the output record's fixed area and may not pass
+    /// `out_offset + out_cap`.
+    pub tail_cursor: u32,
+    /// What `#main` returned: the bytes it wrote to the output buffer, or
+    /// the in-place sentinel `-(root + 1)` when the result is a value that
+    /// already lies in the arena at offset `root` (see
+    /// `relon_abi::inplace_return`).
+    pub entry_result: i32,
 }
 
 /// Capacity of [`HostFailure::message`] in bytes.
@@ -150,6 +160,8 @@ impl EntryState {
     pub const OFFSET_TRAP_SITE: usize = core::mem::offset_of!(EntryState, trap_site);
     pub const OFFSET_FUEL: usize = core::mem::offset_of!(EntryState, fuel);
     pub const OFFSET_DEPTH_REMAINING: usize = core::mem::offset_of!(EntryState, depth_remaining);
+    pub const OFFSET_TAIL_CURSOR: usize = core::mem::offset_of!(EntryState, tail_cursor);
+    pub const OFFSET_ENTRY_RESULT: usize = core::mem::offset_of!(EntryState, entry_result);
     /// Size of the struct in bytes.
     pub const SIZE: usize = core::mem::size_of::<EntryState>();
 }
@@ -308,6 +320,21 @@ pub struct ProgramDesc {
     pub out_len: u32,
     /// Source positions, indexed by [`EntryState::trap_site`].
     pub trap_sites: &'static [TrapSite],
+    /// Constant data the code expects at arena offset 0.
+    pub const_data: &'static [u8],
+    /// For a `#main` that takes or returns more than Int, Float and Bool:
+    /// its canonical schemas; `params` and `result` are then unused.
+    pub value_schemas: Option<ValueSchemas>,
+}
+
+/// The canonical `#main` and return schemas (`relon_abi::schema_canonical::Schema`)
+/// as JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueSchemas {
+    /// The parameters.
+    pub main: &'static str,
+    /// The result.
+    pub ret: &'static str,
 }
 
 #[cfg(test)]
@@ -334,7 +361,9 @@ mod tests {
         assert_eq!(EntryState::OFFSET_CAPS, 56);
         assert_eq!(EntryState::OFFSET_HOST_CONTEXT, 64);
         assert_eq!(EntryState::OFFSET_HOST_FAILURE, 72);
-        assert_eq!(EntryState::SIZE, 80);
+        assert_eq!(EntryState::OFFSET_TAIL_CURSOR, 80);
+        assert_eq!(EntryState::OFFSET_ENTRY_RESULT, 84);
+        assert_eq!(EntryState::SIZE, 88);
     }
 
     #[test]
