@@ -22,8 +22,11 @@ use relon_runtime_contract::ScalarType;
 pub struct LoweredProgram {
     /// The IR and the schemas.
     pub lowered: LoweredEntry,
-    /// Where each parameter and the result live.
-    pub layout: MainLayout,
+    /// Where each parameter and the result live, when all of them are
+    /// Int, Float or Bool (the fast path); `None` when some parameter or
+    /// the result is a string, list, record or variant, which go through
+    /// the canonical schemas in `lowered`.
+    pub layout: Option<MainLayout>,
 }
 
 /// One scalar slot of the input or output record.
@@ -124,19 +127,6 @@ pub enum FrontendError {
         /// The call (as precise as the lowering reports it).
         #[label("called here")]
         span: SourceSpan,
-    },
-    /// A `#main` parameter or result type is outside the scalar slice.
-    #[error("{file}: `#main` {what} `{name}` has type {ty}; the static binary takes and returns Int, Float and Bool")]
-    #[diagnostic(code(relon::main_type))]
-    UnsupportedMainType {
-        /// File name.
-        file: String,
-        /// "parameter" or "result".
-        what: &'static str,
-        /// Field name.
-        name: String,
-        /// The type.
-        ty: String,
     },
     /// A host function declares a capability Relon does not know.
     #[error("host function `{function}` declares unknown capability `{capability}` (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)")]
@@ -272,44 +262,28 @@ pub fn capability_from_name(name: &str) -> Option<CapabilityBit> {
     ALL_CAPABILITIES.into_iter().find(|c| c.as_str() == name)
 }
 
-fn main_layout(file: &str, main: &Schema, ret: &Schema) -> Result<MainLayout, FrontendError> {
+fn main_layout(file: &str, main: &Schema, ret: &Schema) -> Result<Option<MainLayout>, FrontendError> {
     let lowering = |message: String| FrontendError::Lowering { file: file.to_string(), message };
+    // Checked here for every program; the runtime lays the records out the same way.
     let in_table = relon_abi::layout::SchemaLayout::offsets_for(main).map_err(|e| lowering(e.to_string()))?;
     let out_table = relon_abi::layout::SchemaLayout::offsets_for(ret).map_err(|e| lowering(e.to_string()))?;
-    let slot = |what: &'static str, field: &relon_abi::schema_canonical::Field, offset: usize| -> Result<SlotLayout, FrontendError> {
-        let ty = match field.ty {
-            TypeRepr::Int => ScalarType::Int,
-            TypeRepr::Float => ScalarType::Float,
-            TypeRepr::Bool => ScalarType::Bool,
-            ref other => {
-                return Err(FrontendError::UnsupportedMainType {
-                    file: file.to_string(),
-                    what,
-                    name: field.name.clone(),
-                    ty: format!("{other:?}"),
-                });
-            }
-        };
-        Ok(SlotLayout { name: field.name.clone(), ty, offset: offset as u32 })
+    let scalar = |ty: &TypeRepr| match ty {
+        TypeRepr::Int => Some(ScalarType::Int),
+        TypeRepr::Float => Some(ScalarType::Float),
+        TypeRepr::Bool => Some(ScalarType::Bool),
+        _ => None,
     };
-    let params = main
-        .fields
-        .iter()
-        .zip(&in_table.fields)
-        .map(|(f, o)| slot("parameter", f, o.offset))
-        .collect::<Result<Vec<_>, _>>()?;
-    let result = match (ret.fields.as_slice(), out_table.fields.as_slice()) {
-        ([field], [offset]) if ret.name == relon_ir::MAIN_RETURN_SCHEMA_NAME && field.name == relon_ir::RETURN_VALUE_FIELD_NAME => {
-            slot("result", field, offset.offset)?
-        }
-        _ => {
-            return Err(FrontendError::UnsupportedMainType {
-                file: file.to_string(),
-                what: "result",
-                name: ret.name.clone(),
-                ty: "a record".into(),
-            });
-        }
+    let single = ret.name == relon_ir::MAIN_RETURN_SCHEMA_NAME && ret.fields.len() == 1 && ret.fields[0].name == relon_ir::RETURN_VALUE_FIELD_NAME;
+    let slots = |fields: &[relon_abi::schema_canonical::Field], offsets: &[relon_abi::layout::FieldOffset]| -> Option<Vec<SlotLayout>> {
+        fields
+            .iter()
+            .zip(offsets)
+            .map(|(f, o)| Some(SlotLayout { name: f.name.clone(), ty: scalar(&f.ty)?, offset: o.offset as u32 }))
+            .collect()
     };
-    Ok(MainLayout { params, in_len: in_table.root_size as u32, result, out_len: out_table.root_size as u32 })
+    let (Some(params), Some(mut result), true) = (slots(&main.fields, &in_table.fields), slots(&ret.fields, &out_table.fields), single) else {
+        return Ok(None);
+    };
+    let Some(result) = result.pop() else { return Ok(None) };
+    Ok(Some(MainLayout { params, in_len: in_table.root_size as u32, result, out_len: out_table.root_size as u32 }))
 }

@@ -21,6 +21,7 @@ use relon_eval_api::{Evaluator, NativeArgs, NativeFnCaps, RelonFunction, Runtime
 use relon_host_shims::arena::Arena;
 use relon_host_shims::args::Limits;
 use relon_host_shims::json::ScalarValue;
+use relon_host_shims::values::ValueSignature;
 use relon_ir::ir::IrType;
 use relon_parser::{TokenPosition, TokenRange};
 use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, EntryState, HOST_CALL_SYMBOL, ScalarType, TrapCode, TrapSite};
@@ -155,11 +156,13 @@ unsafe impl Sync for JitEngine {}
 
 impl JitEngine {
     /// Emit `program` in open world, optimize at O3 and JIT it.
-    fn compile(name: &str, program: &relon_ir::ir::Module, options: &CodegenOptions) -> Result<(JitEngine, Vec<TrapSite>), JitError> {
+    fn compile(name: &str, program: &relon_ir::ir::Module, options: &CodegenOptions) -> Result<(JitEngine, Vec<TrapSite>, Vec<u8>), JitError> {
         let mut sites = Vec::new();
+        let mut const_data = Vec::new();
         let cell = EngineCell::try_new(Context::create(), |ctx| -> Result<_, JitError> {
             let emitted = codegen::emit_module(ctx, name, program, options)?;
             sites = emitted.trap_sites;
+            const_data = emitted.const_data;
             let machine = codegen::target_machine(options)?;
             emitted
                 .module
@@ -171,6 +174,11 @@ impl JitEngine {
                 .map_err(|e| JitError::Llvm(e.to_string()))?;
             if let Some(helper) = emitted.module.get_function(HOST_CALL_SYMBOL) {
                 engine.add_global_mapping(&helper, relon_host_call as *const () as usize);
+            }
+            for (symbol, address) in codegen::values::runtime_helpers() {
+                if let Some(helper) = emitted.module.get_function(symbol) {
+                    engine.add_global_mapping(&helper, address);
+                }
             }
             Ok(engine)
         })?;
@@ -193,14 +201,29 @@ impl JitEngine {
                 Entry::Buffer(unsafe { std::mem::transmute::<usize, EntryFn>(address) })
             }
         };
-        Ok((JitEngine { _cell: cell, entry }, sites))
+        Ok((JitEngine { _cell: cell, entry }, sites, const_data))
     }
+}
+
+/// How `#main`'s arguments and result cross into the arena.
+enum Signature {
+    /// Int, Float and Bool only: fixed slots, no marshalling library.
+    Scalar(MainLayout),
+    /// Any type: `relon_abi` buffers driven by the canonical schemas.
+    Values(ValueSignature),
+}
+
+/// Arguments checked against the signature, ready to lay into an arena.
+enum BoundArguments {
+    Scalar(Vec<(u32, ScalarValue)>),
+    Values(HashMap<String, Value>),
 }
 
 /// A Relon program compiled in process; runs with `Evaluator::run_main`.
 pub struct LlvmAotEvaluator {
     engine: JitEngine,
-    layout: MainLayout,
+    signature: Signature,
+    const_data: Vec<u8>,
     imports: Vec<ImportBinding>,
     trap_sites: Vec<TrapSite>,
     config: SandboxConfig,
@@ -240,8 +263,14 @@ impl LlvmAotEvaluator {
             })
             .collect::<Result<Vec<_>, JitError>>()?;
         let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
-        let (engine, trap_sites) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
-        Ok(LlvmAotEvaluator { engine, layout: program.layout, imports, trap_sites, config, caps, arenas: Default::default() })
+        let (engine, trap_sites, const_data) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
+        let signature = match program.layout {
+            Some(layout) => Signature::Scalar(layout),
+            None => Signature::Values(
+                ValueSignature::new(program.lowered.main_schema.clone(), program.lowered.return_schema.clone()).map_err(JitError::Llvm)?,
+            ),
+        };
+        Ok(LlvmAotEvaluator { engine, signature, const_data, imports, trap_sites, config, caps, arenas: Default::default() })
     }
 
     /// JIT a pre-lowered module whose entry is a plain `(I64...) -> I64`
@@ -257,7 +286,7 @@ impl LlvmAotEvaluator {
             return Err(JitError::Llvm("from_ir_direct takes modules without host imports".into()));
         }
         let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
-        let (engine, trap_sites) = JitEngine::compile("relon-jit-ir", module, &options)?;
+        let (engine, trap_sites, const_data) = JitEngine::compile("relon-jit-ir", module, &options)?;
         let layout = MainLayout {
             params: (0..arity)
                 .map(|i| frontend::SlotLayout { name: format!("arg{i}"), ty: ScalarType::Int, offset: 8 * i as u32 })
@@ -266,7 +295,16 @@ impl LlvmAotEvaluator {
             result: frontend::SlotLayout { name: "value".into(), ty: ScalarType::Int, offset: 0 },
             out_len: 8,
         };
-        Ok(LlvmAotEvaluator { engine, layout, imports: Vec::new(), trap_sites, config, caps: 0, arenas: Default::default() })
+        Ok(LlvmAotEvaluator {
+            engine,
+            signature: Signature::Scalar(layout),
+            const_data,
+            imports: Vec::new(),
+            trap_sites,
+            config,
+            caps: 0,
+            arenas: Default::default(),
+        })
     }
 
     /// Call a [`Self::from_ir_direct`] program with positional Int arguments.
@@ -278,9 +316,13 @@ impl LlvmAotEvaluator {
         }
     }
 
-    fn bind_arguments(&self, mut args: HashMap<String, Value>) -> Result<Vec<(u32, ScalarValue)>, RuntimeError> {
-        let mut bound = Vec::with_capacity(self.layout.params.len());
-        for param in &self.layout.params {
+    fn bind_arguments(&self, mut args: HashMap<String, Value>) -> Result<BoundArguments, RuntimeError> {
+        let layout = match &self.signature {
+            Signature::Scalar(layout) => layout,
+            Signature::Values(_) => return Ok(BoundArguments::Values(args)),
+        };
+        let mut bound = Vec::with_capacity(layout.params.len());
+        for param in &layout.params {
             let value = args
                 .remove(&param.name)
                 .ok_or_else(|| RuntimeError::MissingMainArg { name: param.name.clone(), range: TokenRange::default() })?;
@@ -303,7 +345,15 @@ impl LlvmAotEvaluator {
         if let Some(extra) = args.keys().min() {
             return Err(RuntimeError::UnexpectedMainArg { name: extra.clone(), range: TokenRange::default() });
         }
-        Ok(bound)
+        Ok(BoundArguments::Scalar(bound))
+    }
+
+    /// A fresh arena for this program.
+    fn new_arena(&self) -> Arena {
+        match &self.signature {
+            Signature::Scalar(layout) => Arena::new(&self.const_data, layout.in_len, layout.out_len),
+            Signature::Values(_) => Arena::new(&self.const_data, 0, 0),
+        }
     }
 
     fn trap_error(&self, code: u32, site: u32, host_error: Option<RuntimeError>) -> RuntimeError {
@@ -349,8 +399,11 @@ impl Evaluator for LlvmAotEvaluator {
         // stack kept for this thread, not on the caller's.
         // Arenas are reused: allocating (and zeroing) the scratch space
         // would cost more than most programs run.
-        let mut arena = self.arenas.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(|| Arena::new(self.layout.in_len, self.layout.out_len));
-        let result = crate::run_stack::on_run_stack(|| self.call_on(&mut arena, &bound));
+        let mut arena = self.arenas.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(|| self.new_arena());
+        let result = crate::run_stack::on_run_stack(|| {
+            self.load_arguments(&mut arena, &bound)?;
+            self.call_on(&mut arena, &bound)
+        });
         if let Ok(mut pool) = self.arenas.lock() {
             pool.push(arena);
         }
@@ -364,7 +417,7 @@ impl Evaluator for LlvmAotEvaluator {
 pub struct PreparedCall<'e> {
     evaluator: &'e LlvmAotEvaluator,
     arena: Arena,
-    bound: Vec<(u32, ScalarValue)>,
+    bound: BoundArguments,
 }
 
 impl PreparedCall<'_> {
@@ -378,20 +431,36 @@ impl LlvmAotEvaluator {
     /// Bind `args` and allocate the arena once; see [`PreparedCall`].
     pub fn prepare(&self, args: HashMap<String, Value>) -> Result<PreparedCall<'_>, RuntimeError> {
         let bound = self.bind_arguments(args)?;
-        Ok(PreparedCall { evaluator: self, arena: Arena::new(self.layout.in_len, self.layout.out_len), bound })
+        let mut arena = self.new_arena();
+        self.load_arguments(&mut arena, &bound)?;
+        Ok(PreparedCall { evaluator: self, arena, bound })
     }
 
-    /// Lay `bound` into `arena`, call the entry, read the result or the error.
-    fn call_on(&self, arena: &mut Arena, bound: &[(u32, ScalarValue)]) -> Result<Value, RuntimeError> {
-        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
-        for (offset, value) in bound {
-            arena.write_input(*offset, *value);
+    /// Lay `bound` into `arena`'s input buffer.
+    fn load_arguments(&self, arena: &mut Arena, bound: &BoundArguments) -> Result<(), RuntimeError> {
+        match (bound, &self.signature) {
+            (BoundArguments::Scalar(bound), _) => {
+                for (offset, value) in bound {
+                    arena.write_input(*offset, *value);
+                }
+                Ok(())
+            }
+            (BoundArguments::Values(args), Signature::Values(signature)) => signature.load_arguments(arena, args.clone()),
+            (BoundArguments::Values(_), Signature::Scalar(_)) => Err(RuntimeError::Unsupported { reason: "arguments bound for another signature".into() }),
         }
+    }
+
+    /// Call the entry over the loaded `arena`, read the result or the error.
+    fn call_on(&self, arena: &mut Arena, bound: &BoundArguments) -> Result<Value, RuntimeError> {
+        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
         let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
         let host_context = &context as *const HostCallContext as *mut c_void;
         let status = match self.engine.entry {
             Entry::Buffer(entry) => arena.call_with(entry, limits, self.caps, host_context),
             Entry::Plain(entry) => {
+                let BoundArguments::Scalar(bound) = bound else {
+                    return Err(RuntimeError::Unsupported { reason: "a plain entry takes Int arguments".into() });
+                };
                 let ints: Vec<i64> = bound
                     .iter()
                     .map(|(_, v)| match v {
@@ -413,12 +482,14 @@ impl LlvmAotEvaluator {
             }
         };
         if status == ENTRY_OK {
-            let result = &self.layout.result;
-            Ok(match arena.read_output(result.offset, result.ty) {
-                ScalarValue::Int(i) => Value::Int(i),
-                ScalarValue::Float(f) => Value::Float(f.into()),
-                ScalarValue::Bool(b) => Value::Bool(b),
-            })
+            match &self.signature {
+                Signature::Scalar(layout) => Ok(match arena.read_output(layout.result.offset, layout.result.ty) {
+                    ScalarValue::Int(i) => Value::Int(i),
+                    ScalarValue::Float(f) => Value::Float(f.into()),
+                    ScalarValue::Bool(b) => Value::Bool(b),
+                }),
+                Signature::Values(signature) => signature.read_result(arena),
+            }
         } else {
             let (code, site) = arena.trap();
             Err(self.trap_error(code, site, context.error.into_inner()))

@@ -272,12 +272,16 @@ fn cocompile_program(
     let optimized_text = std::fs::read_to_string(&optimized_ll).map_err(|source| PipelineError::Io { action: "could not read", path: optimized_ll.clone(), source })?;
     let inlining = inline_decisions(&emitted.host_call_sites, &remarks, &optimized_text);
 
+    let schema_json = |schema: &relon_abi::schema_canonical::Schema| serde_json::to_string(schema).unwrap_or_default();
+    let (main_schema, return_schema) = (schema_json(&program.lowered.main_schema), schema_json(&program.lowered.return_schema));
     let binary = build_runner(&RunnerInput {
         build_dir: &req.build_dir,
         output: &req.output,
         object: &object,
         source_name,
-        layout: &program.layout,
+        layout: program.layout.as_ref(),
+        schemas: (&main_schema, &return_schema),
+        const_data: &emitted.const_data,
         trap_sites: &emitted.trap_sites,
         target_triple: &host_triple(),
         target_cpu: &req.target_cpu,

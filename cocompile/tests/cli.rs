@@ -159,14 +159,6 @@ fn a_missing_host_crate_says_where_it_looked() {
 }
 
 #[test]
-fn an_op_outside_the_slice_is_refused_with_its_name_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/unsupported_op.relon"), None, &output, &[]);
-    assert_clean_failure(&out, &output, &["unsupported op `ConstString`", "line 2"]);
-}
-
-#[test]
 fn a_gated_host_function_needs_an_explicit_grant() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");

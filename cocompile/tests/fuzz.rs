@@ -269,7 +269,7 @@ fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], 
         runs += 1;
         let reference = common::tree_walk(source, args);
         let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
-        let jitted = common::run_jit(&jit, args);
+        let jitted = common::run_jit(&jit, source, args);
         if !agrees(&jitted) {
             return Outcome::Failed(format!("tree-walk {reference:?}, jit {jitted:?}"), vec![args.clone()]);
         }

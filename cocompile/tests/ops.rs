@@ -144,3 +144,32 @@ fn br_table_and_select_run_through_the_static_binary() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected.to_string(), "n = {n}");
     }
 }
+
+/// No Relon source produces `ListGetByIntIdx` (the lowering indexes lists
+/// through stdlib bodies); the code generator refuses it by name and line,
+/// and the failed build leaves no file.
+#[test]
+fn an_op_the_code_generator_does_not_take_is_refused_with_its_name_and_line() {
+    let mut lowered = br_table_program();
+    let position = relon_parser::TokenPosition { line: 3, column: 5, offset: 0 };
+    lowered.module.funcs[0].body.insert(
+        0,
+        TaggedOp { op: Op::ListGetByIntIdx { element_ty: IrType::I64 }, range: relon_parser::TokenRange { start: position, end: position } },
+    );
+    let program = relon_cocompile::frontend::LoweredProgram::from_lowered("get.ir", lowered).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("get");
+    let request = relon_cocompile::pipeline::CocompileRequest {
+        source: "get.ir".into(),
+        host: None,
+        output: output.clone(),
+        target_cpu: "x86-64".into(),
+        emit: Default::default(),
+        grants: Vec::new(),
+        build_dir: common::build_dir(),
+    };
+    let error = relon_cocompile::pipeline::cocompile_lowered(&request, "get.ir", None, &program).map(|_| ()).expect_err("refused");
+    let message = format!("{:?}", miette::Report::new(error));
+    assert!(message.contains("unsupported op `ListGetByIntIdx`") && message.contains("line 3"), "{message}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "a refused build left a file");
+}

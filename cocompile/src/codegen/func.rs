@@ -77,6 +77,12 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) lets: HashMap<(u32, u8), PointerValue<'ctx>>,
     /// Let indices a `LetSet` has been emitted for, in program order.
     pub(crate) bound_lets: HashSet<u32>,
+    /// Record locals (`record_local_idx` -> an `i32` alloca): the base of a
+    /// record being built (output-relative for root and sub-records,
+    /// arena offset for scratch records).
+    pub(crate) record_locals: HashMap<u32, PointerValue<'ctx>>,
+    /// The entry's in-place result sentinel, once a `StoreField { inplace }` set it.
+    pub(crate) inplace_result: Option<PointerValue<'ctx>>,
     pub(crate) alloca_block: BasicBlock<'ctx>,
     /// Self-recursion (see `self_recursion`): this function, the capture
     /// offset of its own handle, the values and lets known to hold it.
@@ -126,6 +132,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             labels: Vec::new(),
             lets: HashMap::new(),
             bound_lets: HashSet::new(),
+            record_locals: HashMap::new(),
+            inplace_result: None,
             alloca_block,
             self_call: None,
             tail_context: !is_entry,
@@ -231,6 +239,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 let base = self.alloc_scratch(size)?;
                 self.push(base.into());
             }
+            Op::Add(IrType::String) => self.concat(2)?,
             Op::Add(t) | Op::Sub(t) | Op::Mul(t) | Op::Div(t) | Op::Mod(t) | Op::BitAnd(t) => self.binary(op, *t)?,
             Op::Eq(t) | Op::Ne(t) | Op::Lt(t) | Op::Le(t) | Op::Gt(t) | Op::Ge(t) => self.compare(op, *t)?,
             Op::ConvertI64ToF64 => self.convert_i64_to_f64()?,
@@ -262,7 +271,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 self.emit_make_closure(*fn_table_idx, captures, *captures_size)?
             }
             Op::CallClosure { param_tys, ret_ty } => self.emit_call_closure(param_tys, *ret_ty)?,
-            other => return Err(self.unsupported(other)),
+            other => {
+                if self.emit_value_op(other)?.is_none() && self.emit_record_op(other)?.is_none() {
+                    return Err(self.unsupported(other));
+                }
+            }
         }
         Ok(Flow::Continues)
     }
@@ -447,11 +460,13 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    /// `Op::Return`: the entry's value is the byte count it wrote (ignored);
-    /// other functions return their top value.
+    /// `Op::Return`: the function's top value (for the entry, the bytes it
+    /// wrote or the in-place sentinel, which the wrapper hands the runtime).
     pub(crate) fn emit_return(&mut self) -> Result<(), CodegenError> {
         let ret_ty = self.m.llvm_type(self.ret);
-        let value = if self.is_entry || self.ret == IrType::Unit {
+        let value = if self.is_entry {
+            self.entry_result()?.into()
+        } else if self.ret == IrType::Unit {
             self.zero_of(ret_ty)
         } else {
             let v = self.pop()?;

@@ -47,7 +47,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Emit at the top of the function's alloca block (so mem2reg turns the
     /// allocas into SSA), then carry on where the builder was.
-    fn in_alloca_block<R>(&self, emit: impl FnOnce(&Builder<'ctx>) -> Result<R, CodegenError>) -> Result<R, CodegenError> {
+    pub(crate) fn in_alloca_block<R>(&self, emit: impl FnOnce(&Builder<'ctx>) -> Result<R, CodegenError>) -> Result<R, CodegenError> {
         let here = self.current_block()?;
         let b = &self.m.builder;
         match self.alloca_block.get_first_instruction() {
@@ -116,9 +116,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `LoadField`: a `#main` parameter from the input record.
     pub(crate) fn load_field(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
-        if !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32) {
-            return Err(self.malformed(format!("LoadField of a {ty:?} slot")));
-        }
+        // Pointer slots (strings, lists, records) hold arena offsets.
+        let ty = if matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) { ty } else { IrType::I32 };
         let addr = self.record_field_addr(EntryState::OFFSET_IN_OFFSET, offset)?;
         let value = self.load_typed(addr, ty)?;
         self.push(value);
@@ -127,13 +126,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `StoreField`: the result into the output record (scalars only).
     pub(crate) fn store_field(&mut self, offset: u32, ty: IrType, inplace: bool) -> Result<(), CodegenError> {
-        if inplace || !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32) {
-            return Err(CodegenError::UnsupportedOp {
-                op: format!("StoreField({ty:?}{})", if inplace { ", inplace" } else { "" }),
-                line: self.line,
-                column: self.column,
-                function: self.name.clone(),
-            });
+        if inplace || !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32 | IrType::Unit) {
+            return self.store_pointer_field(offset, ty, inplace);
         }
         let value = self.pop()?;
         let value = self.coerce(value, ty)?;

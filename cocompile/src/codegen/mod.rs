@@ -21,10 +21,13 @@
 
 pub mod arith;
 pub mod calls;
+pub mod const_pool;
 pub mod control;
 pub mod func;
 pub mod memory;
+pub mod records;
 pub mod self_recursion;
+pub mod values;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -173,6 +176,8 @@ pub struct EmittedModule<'ctx> {
     pub trap_sites: Vec<TrapSite>,
     /// One entry per `Op::CallNative` site: (IR function name, host symbol, source line).
     pub host_call_sites: Vec<HostCallSite>,
+    /// The constant data the code expects at arena offset 0.
+    pub const_data: Vec<u8>,
 }
 
 /// One `Op::CallNative` in the program.
@@ -204,6 +209,8 @@ pub struct ModuleEmitter<'ctx, 'ir> {
     pub(crate) function_attributes: Vec<Attribute>,
     /// Module function index -> capture offset holding its own handle.
     pub(crate) self_captures: HashMap<u32, u32>,
+    /// Literals and tables, placed as emitted code refers to them.
+    pub(crate) const_pool: const_pool::ConstPool,
 }
 
 /// Emit `ir` (with entry `ir.entry_func_index`) as an LLVM module.
@@ -235,6 +242,7 @@ pub fn emit_module<'ctx>(
         host_call_sites: Vec::new(),
         function_attributes: Vec::new(),
         self_captures: self_recursion::self_capture_offsets(ir),
+        const_pool: const_pool::ConstPool::default(),
     };
     emitter.function_attributes = emitter.rustc_compatible_attributes();
     let shape = entry_shape(&ir.funcs[entry_index]).ok_or_else(|| {
@@ -269,6 +277,7 @@ pub fn emit_module<'ctx>(
         module: emitter.module,
         trap_sites: emitter.trap_sites,
         host_call_sites: emitter.host_call_sites,
+        const_data: emitter.const_pool.into_bytes(),
     })
 }
 
@@ -439,7 +448,11 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let caps = self.load_state_field(state, EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
         args.extend::<[inkwell::values::BasicMetadataValueEnum; 5]>([in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()]);
         args.truncate(main.count_params() as usize);
-        self.builder.build_call(main, &args, "")?;
+        let written = self.builder.build_call(main, &args, "written")?.try_as_basic_value().basic();
+        if let Some(written) = written {
+            let at = memory::byte_offset(&self.builder, ctx, state, ctx.i64_type().const_int(EntryState::OFFSET_ENTRY_RESULT as u64, false))?;
+            self.builder.build_store(at, written)?;
+        }
         let code = self.load_state_field(state, EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
         let b = &self.builder;
         let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;

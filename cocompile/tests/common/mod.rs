@@ -88,6 +88,9 @@ pub enum Answer {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// Any other value, as the JSON text the executable prints for it
+    /// (`relon_host_shims::values::format_value`).
+    Value(String),
     /// A runtime error, by its `RuntimeError` kind.
     Error(String),
     /// The back end could not run the program (reason).
@@ -102,6 +105,9 @@ impl PartialEq for Answer {
             (Answer::Int(a), Answer::Int(b)) => a == b,
             (Answer::Float(a), Answer::Float(b)) => (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits(),
             (Answer::Bool(a), Answer::Bool(b)) => a == b,
+            (Answer::Value(a), Answer::Value(b)) => a == b,
+            // `Some(6)` prints as `6`: compare a value with a scalar by its text.
+            (Answer::Value(a), b) | (b, Answer::Value(a)) => b.text().is_some_and(|t| &t == a),
             (Answer::Error(a), Answer::Error(b)) => a == b,
             _ => false,
         }
@@ -116,8 +122,30 @@ impl Answer {
             Json::Bool(b) => Answer::Bool(*b),
             Json::Number(n) if n.is_i64() => Answer::Int(n.as_i64().unwrap()),
             Json::Number(n) => Answer::Float(n.as_f64().unwrap()),
-            Json::String(s) => Answer::Float(parse_special_float(s).unwrap_or_else(|| panic!("bad expected value {s}"))),
-            other => panic!("bad expected value {other}"),
+            Json::String(s) if parse_special_float(s).is_some() => Answer::Float(parse_special_float(s).unwrap_or_default()),
+            Json::Object(m) if m.contains_key("value") => Answer::Value(m["value"].to_string()),
+            other => panic!("bad expected value {other} (a scalar, {{\"value\": ...}} or {{\"error\": \"Kind\"}})"),
+        }
+    }
+
+    /// The JSON text the executable prints for a scalar answer.
+    fn text(&self) -> Option<String> {
+        use relon_host_shims::json::{ScalarValue, format_value};
+        match self {
+            Answer::Int(i) => Some(format_value(ScalarValue::Int(*i))),
+            Answer::Float(f) => Some(format_value(ScalarValue::Float(*f))),
+            Answer::Bool(b) => Some(format_value(ScalarValue::Bool(*b))),
+            _ => None,
+        }
+    }
+
+    /// The answer a back end's `Value` result stands for.
+    pub fn of_value(value: &Value) -> Answer {
+        match value {
+            Value::Int(i) => Answer::Int(*i),
+            Value::Float(f) => Answer::Float(f.0),
+            Value::Bool(b) => Answer::Bool(*b),
+            other => Answer::Value(relon_host_shims::values::format_value(other)),
         }
     }
 }
@@ -200,7 +228,23 @@ pub fn test_host_natives() -> Vec<Native> {
     ]
 }
 
-/// Convert a JSON argument (binary conventions) to a reference `Value`.
+/// The `#main` arguments as `Value`s, read by the declared parameter types
+/// (the executable's conventions); untyped when the front end refuses the
+/// program.
+pub fn arguments(source: &str, args: &serde_json::Map<String, Json>) -> HashMap<String, Value> {
+    let schema = relon_cocompile::frontend::lower_source("<args>", source, &test_host_decls()).ok().map(|p| p.lowered.main_schema);
+    args.iter()
+        .map(|(k, v)| {
+            let typed = schema
+                .as_ref()
+                .and_then(|s| s.fields.iter().find(|f| &f.name == k))
+                .and_then(|f| relon_host_shims::values::value_from_json(v, &f.ty).ok());
+            (k.clone(), typed.unwrap_or_else(|| json_to_value(v)))
+        })
+        .collect()
+}
+
+/// Convert a JSON argument (binary conventions) to a reference `Value`, untyped.
 pub fn json_to_value(json: &Json) -> Value {
     match json {
         Json::Bool(b) => Value::Bool(*b),
@@ -210,6 +254,7 @@ pub fn json_to_value(json: &Json) -> Value {
             Some(f) => Value::Float(f.into()),
             None => Value::String(s.as_str().into()),
         },
+        Json::Array(items) => Value::list(items.iter().map(json_to_value).collect()),
         other => panic!("unsupported argument {other}"),
     }
 }
@@ -225,10 +270,7 @@ pub fn tree_walk_with(source: &str, args: &serde_json::Map<String, Json>, native
     let source = source.to_string();
     let natives = natives.to_vec();
     let decls = decls.to_vec();
-    let mut values = HashMap::new();
-    for (k, v) in args {
-        values.insert(k.clone(), json_to_value(v));
-    }
+    let values = arguments(&source, args);
     let handle = std::thread::Builder::new()
         .stack_size(1 << 30)
         .spawn(move || -> Answer {
@@ -252,10 +294,7 @@ pub fn tree_walk_with(source: &str, args: &serde_json::Map<String, Json>, native
             relon_evaluator::TreeWalkEvaluator::prepare_in_place(&mut ctx);
             let evaluator = relon_evaluator::TreeWalkEvaluator::new(Arc::new(ctx));
             match relon_eval_api::Evaluator::run_main(&evaluator, values) {
-                Ok(Value::Int(i)) => Answer::Int(i),
-                Ok(Value::Float(f)) => Answer::Float(f.0),
-                Ok(Value::Bool(b)) => Answer::Bool(b),
-                Ok(other) => Answer::Refused(format!("non-scalar result {other:?}")),
+                Ok(value) => Answer::of_value(&value),
                 Err(e) => Answer::Error(error_kind(&e)),
             }
         })
@@ -296,8 +335,9 @@ pub fn run_binary(binary: &Path, args: &serde_json::Map<String, Json>) -> Answer
             Ok(Json::Bool(b)) => Answer::Bool(b),
             Ok(Json::Number(n)) if stdout.contains(['.', 'e']) => Answer::Float(n.as_f64().unwrap()),
             Ok(Json::Number(n)) => Answer::Int(n.as_i64().unwrap()),
-            Ok(Json::String(s)) => parse_special_float(&s).map_or(Answer::Refused(format!("odd output {s}")), Answer::Float),
-            other => Answer::Refused(format!("unreadable output {stdout:?}: {other:?}")),
+            Ok(Json::String(s)) if parse_special_float(&s).is_some() => Answer::Float(parse_special_float(&s).unwrap_or_default()),
+            Ok(_) => Answer::Value(stdout.trim().to_string()),
+            Err(e) => Answer::Refused(format!("unreadable output {stdout:?}: {e}")),
         },
         Some(1) => {
             let kind = stderr.trim().strip_prefix("error: ").and_then(|r| r.split(':').next()).unwrap_or("?");
@@ -334,13 +374,9 @@ pub fn jit_typed(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator,
 }
 
 /// Run a JIT'd program with JSON arguments.
-pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, args: &serde_json::Map<String, Json>) -> Answer {
-    let values = args.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
-    match relon_eval_api::Evaluator::run_main(evaluator, values) {
-        Ok(Value::Int(i)) => Answer::Int(i),
-        Ok(Value::Float(f)) => Answer::Float(f.0),
-        Ok(Value::Bool(b)) => Answer::Bool(b),
-        Ok(other) => Answer::Refused(format!("non-scalar result {other:?}")),
+pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, source: &str, args: &serde_json::Map<String, Json>) -> Answer {
+    match relon_eval_api::Evaluator::run_main(evaluator, arguments(source, args)) {
+        Ok(value) => Answer::of_value(&value),
         Err(e) => Answer::Error(error_kind(&e)),
     }
 }
@@ -419,6 +455,7 @@ fn answer_json(answer: &Answer) -> Json {
         Answer::Float(f) if f.is_infinite() => serde_json::json!({ "value": if *f > 0.0 { "Infinity" } else { "-Infinity" } }),
         Answer::Float(f) => serde_json::json!({ "value": f }),
         Answer::Bool(b) => serde_json::json!({ "value": b }),
+        Answer::Value(text) => serde_json::json!({ "value": serde_json::from_str::<Json>(text).unwrap_or(Json::String(text.clone())) }),
         Answer::Error(kind) => serde_json::json!({ "error": kind }),
         Answer::Refused(reason) => serde_json::json!({ "refused": reason }),
         Answer::ReferenceCrashed => serde_json::json!({ "refused": "reference crashed" }),
@@ -451,7 +488,7 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
             let expected = program.expected.as_ref().and_then(|e| e.get(i)).map(Answer::from_expected);
             let answers = [
                 match &jit {
-                    Ok(evaluator) => run_jit(evaluator, args),
+                    Ok(evaluator) => run_jit(evaluator, &program.source, args),
                     Err(reason) => Answer::Refused(reason.clone()),
                 },
                 if built.is_none() { run_binary(&binary, args) } else { Answer::Refused(built.clone().unwrap_or_default()) },
