@@ -255,7 +255,8 @@ pub fn json_to_value(json: &Json) -> Value {
             None => Value::String(s.as_str().into()),
         },
         Json::Array(items) => Value::list(items.iter().map(json_to_value).collect()),
-        other => panic!("unsupported argument {other}"),
+        Json::Object(fields) => Value::dict(fields.iter().map(|(k, v)| (k.clone(), json_to_value(v)))),
+        Json::Null => Value::option_none(),
     }
 }
 
