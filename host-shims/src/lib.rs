@@ -81,48 +81,61 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         return run_values(program, schemas, entry, invocation);
     }
     if let Some(calls) = invocation.bench {
-        let outcome = std::thread::Builder::new()
-            .name("relon-main".into())
-            .stack_size(ENTRY_STACK_BYTES)
-            .spawn(move || bench::bench(program, entry, &invocation, calls))
-            .map_err(|e| e.to_string())
-            .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
-        return match outcome {
-            Ok(Ok(report)) => {
-                println!("{report}");
-                ExitStatus::Success.into()
-            }
+        return match on_entry_thread(move || bench::bench(program, entry, &invocation, calls)) {
+            Ok(Ok(report)) => print_line(&report),
             Ok(Err((code, site, message))) => report_trap(program, code, site, message.as_deref()),
             Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
         };
     }
     let mut arena = arena::Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
-    let limits = invocation.limits;
-    let outcome = std::thread::Builder::new()
+    call_and_print(program, arena, entry, invocation.limits, |arena| {
+        Ok(json::format_value(arena.read_output(program.result.offset, program.result.ty)))
+    })
+}
+
+/// Run `work` on a thread with the entry's large stack; the panic message if it panicked.
+fn on_entry_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    std::thread::Builder::new()
         .name("relon-main".into())
         .stack_size(ENTRY_STACK_BYTES)
-        .spawn(move || {
-            let status = arena.call(entry, limits);
-            (arena, status)
-        })
+        .spawn(work)
         .map_err(|e| e.to_string())
-        .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
-    match outcome {
-        Ok((arena, status)) if status == ENTRY_OK => {
-            let text = json::format_value(arena.read_output(program.result.offset, program.result.ty));
-            let mut out = std::io::stdout().lock();
-            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
-                return ExitStatus::BadInput.into();
-            }
-            ExitStatus::Success.into()
-        }
+        .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)))
+}
+
+/// Call the entry over the loaded `arena` on the entry thread, then print
+/// the result `render` reads from the arena, or report the trap.
+fn call_and_print(
+    program: &ProgramDesc,
+    mut arena: arena::Arena,
+    entry: EntryFn,
+    limits: args::Limits,
+    render: impl FnOnce(&arena::Arena) -> Result<String, ExitCode>,
+) -> ExitCode {
+    match on_entry_thread(move || {
+        let status = arena.call(entry, limits);
+        (arena, status)
+    }) {
+        Ok((arena, status)) if status == ENTRY_OK => match render(&arena) {
+            Ok(text) => print_line(&text),
+            Err(code) => code,
+        },
         Ok((arena, _)) => {
             let (code, site) = arena.trap();
             report_trap(program, code, site, arena.host_failure())
         }
         Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
     }
+}
+
+/// Print `text` and a newline on standard output.
+fn print_line(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+        return ExitStatus::BadInput.into();
+    }
+    ExitStatus::Success.into()
 }
 
 /// [`run`] for a program whose `#main` takes or returns strings, lists,
@@ -144,34 +157,10 @@ fn run_values(program: &'static ProgramDesc, schemas: relon_runtime_contract::Va
     if let Err(e) = signature.load_arguments(&mut arena, args) {
         return fail(ExitStatus::BadInput, &format!("error: {e}"));
     }
-    let limits = invocation.limits;
-    let outcome = std::thread::Builder::new()
-        .name("relon-main".into())
-        .stack_size(ENTRY_STACK_BYTES)
-        .spawn(move || {
-            let status = arena.call(entry, limits);
-            (arena, status)
-        })
-        .map_err(|e| e.to_string())
-        .and_then(|handle| handle.join().map_err(|panic| panic_message(&panic)));
-    match outcome {
-        Ok((arena, status)) if status == ENTRY_OK => match signature.read_result(&arena) {
-            Ok(value) => {
-                let text = values::format_value(&value);
-                let mut out = std::io::stdout().lock();
-                if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
-                    return ExitStatus::BadInput.into();
-                }
-                ExitStatus::Success.into()
-            }
-            Err(e) => fail(ExitStatus::RuntimeError, &format!("error: {}: the result does not decode: {e}", error_kind(&e))),
-        },
-        Ok((arena, _)) => {
-            let (code, site) = arena.trap();
-            report_trap(program, code, site, arena.host_failure())
-        }
-        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
-    }
+    call_and_print(program, arena, entry, invocation.limits, |arena| match signature.read_result(arena) {
+        Ok(value) => Ok(values::format_value(&value)),
+        Err(e) => Err(fail(ExitStatus::RuntimeError, &format!("error: {}: the result does not decode: {e}", error_kind(&e)))),
+    })
 }
 
 #[cfg(feature = "values")]
