@@ -64,7 +64,7 @@ fn alloc(state: &mut EntryState, size: usize) -> Option<usize> {
 /// The bytes of the string record at arena offset `ptr`, as a range.
 fn string_at(arena: &[u8], ptr: u32) -> Option<std::ops::Range<usize>> {
     let start = ptr as usize;
-    let len = u32::from_le_bytes(arena.get(start..start + 4)?.try_into().ok()?) as usize;
+    let len = read_u32(arena, start)? as usize;
     let body = start + 4..start.checked_add(4)?.checked_add(len)?;
     (body.end <= arena.len()).then_some(body)
 }
