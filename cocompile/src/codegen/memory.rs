@@ -138,12 +138,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// The native address of arena offset `base + offset`, trapping with
     /// `IndexOutOfBounds` unless `width` bytes from there lie in the arena.
     pub(crate) fn arena_addr(&mut self, base: IntValue<'ctx>, offset: u32, width: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+        let width = self.m.ctx.i64_type().const_int(width as u64, false);
+        self.arena_span(base, offset, width)
+    }
+
+    /// [`Self::arena_addr`] for a run-time length `len` (an `i64`).
+    pub(crate) fn arena_span(&mut self, base: IntValue<'ctx>, offset: u32, len: IntValue<'ctx>) -> Result<PointerValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let i64t = ctx.i64_type();
         let base = self.to_i32(base)?;
         let base = self.m.builder.build_int_z_extend(base, i64t, "base64")?;
         let at = self.m.builder.build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
-        let end = self.m.builder.build_int_add(at, i64t.const_int(width as u64, false), "abs_end")?;
+        let end = self.m.builder.build_int_add(at, len, "abs_end")?;
         let outside = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "out_of_arena")?;
         self.trap_if(outside, TrapCode::IndexOutOfBounds)?;
         byte_offset(&self.m.builder, ctx, self.arena, at)
@@ -175,6 +181,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn store_absolute(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
         let value = self.pop()?;
         let base = self.pop_int()?;
+        self.store_at(base, offset, ty, value)
+    }
+
+    /// Store `value` at arena offset `base + offset` as `ty` (`Bool`: one
+    /// byte, from any integer), bounds-checked.
+    pub(crate) fn store_at(&mut self, base: IntValue<'ctx>, offset: u32, ty: IrType, value: BasicValueEnum<'ctx>) -> Result<(), CodegenError> {
         let addr = self.arena_addr(base, offset, width_of(ty))?;
         if ty == IrType::Bool {
             let v = self.coerce(value, IrType::I32)?.into_int_value();
@@ -241,6 +253,17 @@ fn set_align(value: BasicValueEnum<'_>, align: u32) -> Result<(), CodegenError> 
         inst.set_alignment(align).map_err(|e| CodegenError::Llvm(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The `Load*AtAbsolute`/`Store*AtAbsolute` slot a record field of IR
+/// type `ty` uses: 8-byte Int and Float, a byte for Bool and Unit, and a
+/// 4-byte arena offset for everything else (strings, lists, records, closures).
+pub(crate) fn record_slot(ty: IrType) -> IrType {
+    match ty {
+        IrType::I64 | IrType::F64 => ty,
+        IrType::Bool | IrType::Unit => IrType::Bool,
+        _ => IrType::I32,
+    }
 }
 
 /// Let slots of IR types with the same LLVM representation are shared.

@@ -17,15 +17,7 @@ use relon_runtime_contract::{EntryState, TrapCode};
 
 use super::CodegenError;
 use super::func::FuncEmitter;
-
-/// Bytes a record field of `ty` occupies (pointers are 4-byte offsets).
-fn field_width(ty: IrType) -> u32 {
-    match ty {
-        IrType::I64 | IrType::F64 => 8,
-        IrType::Bool | IrType::Unit => 1,
-        _ => 4,
-    }
-}
+use super::memory::record_slot;
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// The ops of this family; `None` when `op` belongs elsewhere.
@@ -79,8 +71,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 } else {
                     self.alloc_scratch_aligned(*record_size, *record_align)?
                 };
-                let addr = self.arena_addr(record, 0, 1)?;
-                self.m.builder.build_store(addr, self.m.ctx.i8_type().const_int(*tag as u64, false))?;
+                self.store_at(record, 0, IrType::Bool, i32t.const_int(*tag as u64, false).into())?;
                 if let Some((value, ty, offset)) = payload {
                     self.store_record_field(record, offset, ty, value)?;
                 }
@@ -95,18 +86,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 }
                 self.push(header.into());
             }
-            Op::LoadFieldAtAbsolute { offset, ty } => {
-                let base = self.pop_int()?;
-                let value = self.load_record_field(base, *offset, *ty)?;
-                self.push(value);
-            }
+            Op::LoadFieldAtAbsolute { offset, ty } => self.load_absolute(*offset, record_slot(*ty))?,
             Op::MemcpyAtAbsolute => {
                 let len = self.pop_int()?;
                 let src = self.pop_int()?;
                 let dst = self.pop_int()?;
                 let len64 = self.m.builder.build_int_z_extend(self.to_i32(len)?, self.m.ctx.i64_type(), "len64")?;
-                let dst_ptr = self.arena_range(dst, len64)?;
-                let src_ptr = self.arena_range(src, len64)?;
+                let dst_ptr = self.arena_span(dst, 0, len64)?;
+                let src_ptr = self.arena_span(src, 0, len64)?;
                 self.m.builder.build_memmove(dst_ptr, 1, src_ptr, 1, len64).map_err(|e| CodegenError::Llvm(e.to_string()))?;
             }
             _ => return Ok(None),
@@ -127,12 +114,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let slot = match self.inplace_result {
                 Some(slot) => slot,
                 None => {
-                    let i32t = self.m.ctx.i32_type();
-                    let slot = self.in_alloca_block(|b| {
-                        let slot = b.build_alloca(i32t, "inplace_result")?;
-                        b.build_store(slot, i32t.const_zero())?;
-                        Ok(slot)
-                    })?;
+                    let slot = self.zeroed_i32_slot("inplace_result")?;
                     self.inplace_result = Some(slot);
                     slot
                 }
@@ -168,14 +150,19 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(slot) = self.record_locals.get(&idx) {
             return Ok(*slot);
         }
-        let i32t = self.m.ctx.i32_type();
-        let slot = self.in_alloca_block(|b| {
-            let slot = b.build_alloca(i32t, &format!("record{idx}"))?;
-            b.build_store(slot, i32t.const_zero())?;
-            Ok(slot)
-        })?;
+        let slot = self.zeroed_i32_slot(&format!("record{idx}"))?;
         self.record_locals.insert(idx, slot);
         Ok(slot)
+    }
+
+    /// An `i32` stack slot holding 0, made in the alloca block.
+    fn zeroed_i32_slot(&mut self, name: &str) -> Result<PointerValue<'ctx>, CodegenError> {
+        let i32t = self.m.ctx.i32_type();
+        self.in_alloca_block(|b| {
+            let slot = b.build_alloca(i32t, name)?;
+            b.build_store(slot, i32t.const_zero())?;
+            Ok(slot)
+        })
     }
 
     fn record_base(&mut self, idx: u32) -> Result<IntValue<'ctx>, CodegenError> {
@@ -183,42 +170,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(self.m.builder.build_load(self.m.ctx.i32_type(), slot, "record_base")?.into_int_value())
     }
 
-    /// Store `value` as a field of type `ty` at arena offset `base + offset`.
+    /// Store `value` as a record field of type `ty` at arena offset `base + offset`.
     fn store_record_field(&mut self, base: IntValue<'ctx>, offset: u32, ty: IrType, value: BasicValueEnum<'ctx>) -> Result<(), CodegenError> {
-        let width = field_width(ty);
-        let addr = self.arena_addr(base, offset, width)?;
-        let ctx = self.m.ctx;
-        let value: BasicValueEnum = match (ty, value) {
-            (IrType::F64, v) => self.coerce(v, IrType::F64)?,
-            (IrType::I64, v) => self.coerce(v, IrType::I64)?,
-            (_, BasicValueEnum::IntValue(v)) if width == 1 => {
-                let v = if v.get_type().get_bit_width() == 1 { self.m.builder.build_int_z_extend(v, ctx.i8_type(), "byte")? } else { self.m.builder.build_int_truncate_or_bit_cast(v, ctx.i8_type(), "byte")? };
-                v.into()
-            }
-            (_, BasicValueEnum::IntValue(v)) => self.to_i32(v)?.into(),
-            (_, other) => return Err(self.malformed(format!("a {ty:?} field holding {other:?}"))),
-        };
-        let store = self.m.builder.build_store(addr, value)?;
-        store.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
-        Ok(())
-    }
-
-    /// Load a field of type `ty` at arena offset `base + offset` (Bool and
-    /// Unit as an unsigned byte widened to `i32`, pointers as `i32`).
-    fn load_record_field(&mut self, base: IntValue<'ctx>, offset: u32, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
-        let width = field_width(ty);
-        let addr = self.arena_addr(base, offset, width)?;
-        let ctx = self.m.ctx;
-        let b = &self.m.builder;
-        let loaded = match width {
-            8 => b.build_load(self.m.llvm_type(ty), addr, "field")?,
-            1 => b.build_load(ctx.i8_type(), addr, "field")?,
-            _ => b.build_load(ctx.i32_type(), addr, "field")?,
-        };
-        if let Some(inst) = inkwell::values::BasicValue::as_instruction_value(&loaded) {
-            inst.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
-        }
-        Ok(if width == 1 { b.build_int_z_extend(loaded.into_int_value(), ctx.i32_type(), "field32")?.into() } else { loaded })
+        self.store_at(base, offset, record_slot(ty), value)
     }
 
     /// Reserve `size` bytes of the output tail aligned to `align`:
@@ -271,19 +225,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let i32t = self.m.ctx.i32_type();
         let src = self.to_i32(src)?;
         let helper = self.runtime_helper(COPY_TO_TAIL_SYMBOL, &[i32t.into(), i32t.into()])?;
-        self.call_runtime_helper(helper, &[src.into(), i32t.const_int(kind as u64, false).into()])?;
-        self.pop_int()
+        self.call_runtime_helper(helper, &[src.into(), i32t.const_int(kind as u64, false).into()])
     }
 
-    /// The native address of arena bytes `[at, at + len)`, trapping unless they lie in the arena.
-    fn arena_range(&mut self, at: IntValue<'ctx>, len: IntValue<'ctx>) -> Result<PointerValue<'ctx>, CodegenError> {
-        let i64t = self.m.ctx.i64_type();
-        let at = self.to_i32(at)?;
-        let b = &self.m.builder;
-        let at64 = b.build_int_z_extend(at, i64t, "at64")?;
-        let end = b.build_int_add(at64, len, "range_end")?;
-        let outside = b.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "out_of_arena")?;
-        self.trap_if(outside, TrapCode::IndexOutOfBounds)?;
-        super::memory::byte_offset(&self.m.builder, self.m.ctx, self.arena, at64)
-    }
 }

@@ -10,7 +10,7 @@
 
 use inkwell::module::Linkage;
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue};
 use relon_host_shims::rt::{CONCAT_SYMBOL, FLOAT_TO_STR_SYMBOL, INT_TO_STR_SYMBOL};
 use relon_ir::ir::{IrType, Op};
 
@@ -84,13 +84,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 let value = self.pop()?;
                 let value = self.coerce(value, IrType::I64)?;
                 let helper = self.runtime_helper(INT_TO_STR_SYMBOL, &[self.m.ctx.i64_type().into()])?;
-                self.call_runtime_helper(helper, &[value.into()])?;
+                let record = self.call_runtime_helper(helper, &[value.into()])?;
+                self.push(record.into());
             }
             Op::FloatToStr => {
                 let value = self.pop()?;
                 let value = self.coerce(value, IrType::F64)?;
                 let helper = self.runtime_helper(FLOAT_TO_STR_SYMBOL, &[self.m.ctx.f64_type().into()])?;
-                self.call_runtime_helper(helper, &[value.into()])?;
+                let record = self.call_runtime_helper(helper, &[value.into()])?;
+                self.push(record.into());
             }
             Op::StrConcatN { operand_count } => self.concat(*operand_count)?,
             _ => return Ok(None),
@@ -110,7 +112,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         let ptr = ctx.ptr_type(Default::default());
         let helper = self.runtime_helper(CONCAT_SYMBOL, &[ptr.into(), ctx.i32_type().into()])?;
-        self.call_runtime_helper(helper, &[slots.into(), ctx.i32_type().const_int(count as u64, false).into()])
+        let record = self.call_runtime_helper(helper, &[slots.into(), ctx.i32_type().const_int(count as u64, false).into()])?;
+        self.push(record.into());
+        Ok(())
     }
 
     /// The declaration of runtime helper `symbol`: `(state, params...) -> u32`.
@@ -124,9 +128,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(self.m.module.add_function(symbol, fn_type, Some(Linkage::External)))
     }
 
-    /// Call a runtime helper with the state first, leave if it trapped,
-    /// push the record offset it returned.
-    pub(crate) fn call_runtime_helper(&mut self, helper: FunctionValue<'ctx>, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<(), CodegenError> {
+    /// Call a runtime helper with the state first, leave if it trapped;
+    /// the record offset it returned.
+    pub(crate) fn call_runtime_helper(&mut self, helper: FunctionValue<'ctx>, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<IntValue<'ctx>, CodegenError> {
         let mut all: Vec<BasicMetadataValueEnum> = vec![self.state.into()];
         all.extend_from_slice(args);
         let result = self
@@ -135,9 +139,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .build_call(helper, &all, "record")?
             .try_as_basic_value()
             .basic()
-            .ok_or_else(|| CodegenError::Llvm("runtime helper returned nothing".into()))?;
+            .ok_or_else(|| CodegenError::Llvm("runtime helper returned nothing".into()))?
+            .into_int_value();
         self.propagate_trap()?;
-        self.push(result);
-        Ok(())
+        Ok(result)
     }
 }
