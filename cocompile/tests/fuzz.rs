@@ -265,11 +265,14 @@ fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], 
         None => None,
     };
     let (mut runs, mut binary_runs) = (0, 0);
+    let (natives, decls) = (common::test_host_natives(), common::test_host_decls());
+    let schema = common::main_schema(source, &decls);
     for args in arg_sets {
         runs += 1;
-        let reference = common::tree_walk(source, args);
+        let values = common::arguments(schema.as_ref(), args);
+        let reference = common::tree_walk_values(source, values.clone(), &natives, &decls);
         let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
-        let jitted = common::run_jit(&jit, source, args);
+        let jitted = common::run_jit(&jit, values);
         if !agrees(&jitted) {
             return Outcome::Failed(format!("tree-walk {reference:?}, jit {jitted:?}"), vec![args.clone()]);
         }

@@ -122,20 +122,25 @@ fn br_table_program() -> LoweredEntry {
     }
 }
 
+/// A build of hand-made IR named `name` (no host crate) into `output`.
+fn ir_request(name: &str, output: &std::path::Path) -> relon_cocompile::pipeline::CocompileRequest {
+    relon_cocompile::pipeline::CocompileRequest {
+        source: name.into(),
+        host: None,
+        output: output.to_path_buf(),
+        target_cpu: "x86-64".into(),
+        emit: Default::default(),
+        grants: Vec::new(),
+        build_dir: common::build_dir(),
+    }
+}
+
 #[test]
 fn br_table_and_select_run_through_the_static_binary() {
     let program = relon_cocompile::frontend::LoweredProgram::from_lowered("br_table.ir", br_table_program()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("br_table");
-    let request = relon_cocompile::pipeline::CocompileRequest {
-        source: "br_table.ir".into(),
-        host: None,
-        output: output.clone(),
-        target_cpu: "x86-64".into(),
-        emit: Default::default(),
-        grants: Vec::new(),
-        build_dir: common::build_dir(),
-    };
+    let request = ir_request("br_table.ir", &output);
     relon_cocompile::pipeline::cocompile_lowered(&request, "br_table.ir", None, &program).unwrap();
     // n = -1 reads as index 0xFFFF_FFFF: out of range, so the default.
     for (n, expected) in [(0i64, 107i64), (1, 207), (2, 302), (5, 305), (-1, 307)] {
@@ -159,15 +164,7 @@ fn an_op_the_code_generator_does_not_take_is_refused_with_its_name_and_line() {
     let program = relon_cocompile::frontend::LoweredProgram::from_lowered("get.ir", lowered).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("get");
-    let request = relon_cocompile::pipeline::CocompileRequest {
-        source: "get.ir".into(),
-        host: None,
-        output: output.clone(),
-        target_cpu: "x86-64".into(),
-        emit: Default::default(),
-        grants: Vec::new(),
-        build_dir: common::build_dir(),
-    };
+    let request = ir_request("get.ir", &output);
     let error = relon_cocompile::pipeline::cocompile_lowered(&request, "get.ir", None, &program).map(|_| ()).expect_err("refused");
     let message = format!("{:?}", miette::Report::new(error));
     assert!(message.contains("unsupported op `ListGetByIntIdx`") && message.contains("line 3"), "{message}");

@@ -228,15 +228,17 @@ pub fn test_host_natives() -> Vec<Native> {
     ]
 }
 
+/// The `#main` parameter schema of `source`, if the front end takes it.
+pub fn main_schema(source: &str, decls: &[HostFnDecl]) -> Option<relon_abi::schema_canonical::Schema> {
+    relon_cocompile::frontend::lower_source("<args>", source, decls).ok().map(|p| p.lowered.main_schema)
+}
+
 /// The `#main` arguments as `Value`s, read by the declared parameter types
-/// (the executable's conventions); untyped when the front end refuses the
-/// program.
-pub fn arguments(source: &str, args: &serde_json::Map<String, Json>) -> HashMap<String, Value> {
-    let schema = relon_cocompile::frontend::lower_source("<args>", source, &test_host_decls()).ok().map(|p| p.lowered.main_schema);
+/// of `schema` (the executable's conventions); untyped without one.
+pub fn arguments(schema: Option<&relon_abi::schema_canonical::Schema>, args: &serde_json::Map<String, Json>) -> HashMap<String, Value> {
     args.iter()
         .map(|(k, v)| {
             let typed = schema
-                .as_ref()
                 .and_then(|s| s.fields.iter().find(|f| &f.name == k))
                 .and_then(|f| relon_host_shims::values::value_from_json(v, &f.ty).ok());
             (k.clone(), typed.unwrap_or_else(|| json_to_value(v)))
@@ -268,10 +270,15 @@ pub fn tree_walk(source: &str, args: &serde_json::Map<String, Json>) -> Answer {
 
 /// [`tree_walk`] with other host functions.
 pub fn tree_walk_with(source: &str, args: &serde_json::Map<String, Json>, natives: &[Native], decls: &[HostFnDecl]) -> Answer {
+    let values = arguments(main_schema(source, decls).as_ref(), args);
+    tree_walk_values(source, values, natives, decls)
+}
+
+/// [`tree_walk_with`] with the arguments already read.
+pub fn tree_walk_values(source: &str, values: HashMap<String, Value>, natives: &[Native], decls: &[HostFnDecl]) -> Answer {
     let source = source.to_string();
     let natives = natives.to_vec();
     let decls = decls.to_vec();
-    let values = arguments(&source, args);
     let handle = std::thread::Builder::new()
         .stack_size(1 << 30)
         .spawn(move || -> Answer {
@@ -375,8 +382,8 @@ pub fn jit_typed(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator,
 }
 
 /// Run a JIT'd program with JSON arguments.
-pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, source: &str, args: &serde_json::Map<String, Json>) -> Answer {
-    match relon_eval_api::Evaluator::run_main(evaluator, arguments(source, args)) {
+pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, values: HashMap<String, Value>) -> Answer {
+    match relon_eval_api::Evaluator::run_main(evaluator, values) {
         Ok(value) => Answer::of_value(&value),
         Err(e) => Answer::Error(error_kind(&e)),
     }
@@ -467,6 +474,7 @@ fn answer_json(answer: &Answer) -> Json {
 /// binary; write one JSON line per run to `json` if given.
 pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
     let programs = load_corpus(dir);
+    let (natives, decls) = (test_host_natives(), test_host_decls());
     let out_dir = tempfile::tempdir().expect("temp dir");
     let mut report = Report::default();
     let mut lines = Vec::new();
@@ -474,6 +482,7 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
         let binary = out_dir.path().join(&program.name);
         let built = cocompile(&program.path, &binary).err();
         let jit = jit(&program.source);
+        let schema = main_schema(&program.source, &decls);
         let mut cells = vec![
             ("jit", Verdict::Match, jit.as_ref().err().cloned()),
             ("binary", Verdict::Match, built.clone()),
@@ -485,11 +494,12 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
         }
         for (i, args) in program.runs.iter().enumerate() {
             report.runs += 1;
-            let reference = tree_walk(&program.source, args);
+            let values = arguments(schema.as_ref(), args);
+            let reference = tree_walk_values(&program.source, values.clone(), &natives, &decls);
             let expected = program.expected.as_ref().and_then(|e| e.get(i)).map(Answer::from_expected);
             let answers = [
                 match &jit {
-                    Ok(evaluator) => run_jit(evaluator, &program.source, args),
+                    Ok(evaluator) => run_jit(evaluator, values),
                     Err(reason) => Answer::Refused(reason.clone()),
                 },
                 if built.is_none() { run_binary(&binary, args) } else { Answer::Refused(built.clone().unwrap_or_default()) },
