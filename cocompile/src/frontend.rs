@@ -287,3 +287,14 @@ fn main_layout(file: &str, main: &Schema, ret: &Schema) -> Result<Option<MainLay
     let Some(result) = result.pop() else { return Ok(None) };
     Ok(Some(MainLayout { params, in_len: in_table.root_size as u32, result, out_len: out_table.root_size as u32 }))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The runtime recognises a single-value result by these names without
+    /// depending on `relon-ir`; they must stay the lowering's.
+    #[test]
+    fn the_runtime_names_the_single_value_result_as_the_lowering_does() {
+        assert_eq!(relon_host_shims::values::MAIN_RETURN_SCHEMA_NAME, relon_ir::MAIN_RETURN_SCHEMA_NAME);
+        assert_eq!(relon_host_shims::values::RETURN_VALUE_FIELD_NAME, relon_ir::RETURN_VALUE_FIELD_NAME);
+    }
+}
