@@ -35,9 +35,16 @@ fn main() -> ExitCode {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut report = Vec::new();
     let mut table = String::new();
-    let _ = writeln!(table, "{:<18} {:<30} {:<7} {:>14} {:>27} {:>9}", "workload", "system", "caliber", "median", "min – max", "vs rust");
+    let _ = writeln!(
+        table,
+        "{:<18} {:<30} {:<7} {:>14} {:>27} {:>9}",
+        "workload", "system", "caliber", "median", "min – max", "vs rust"
+    );
     for w in relon_bench::workloads() {
-        if filter.as_ref().is_some_and(|f| !w.name.contains(f.as_str())) {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !w.name.contains(f.as_str()))
+        {
             continue;
         }
         let n = if quick { w.tiny } else { w.full };
@@ -50,13 +57,20 @@ fn main() -> ExitCode {
         };
         let outcomes = common::outcomes(&w, n, &binary);
         let reference = outcomes[0].1.clone();
-        let disagree: Vec<_> = outcomes.iter().filter(|(_, o)| !common::agree(&reference, o)).collect();
+        let disagree: Vec<_> = outcomes
+            .iter()
+            .filter(|(_, o)| !common::agree(&reference, o))
+            .collect();
         if !disagree.is_empty() {
             eprintln!("bench: {} n={n}: systems disagree: {outcomes:?}", w.name);
             return ExitCode::FAILURE;
         }
         let rows = common::timings(&w, n, &binary, budget_ms);
-        let rust = rows.iter().find(|(s, c, _)| s == "rust" && *c == "kernel").map(|r| r.2.median_ns).unwrap_or(f64::NAN);
+        let rust = rows
+            .iter()
+            .find(|(s, c, _)| s == "rust" && *c == "kernel")
+            .map(|r| r.2.median_ns)
+            .unwrap_or(f64::NAN);
         for (system, caliber, stats) in &rows {
             let ratio = stats.median_ns / rust;
             let _ = writeln!(
@@ -82,7 +96,12 @@ fn main() -> ExitCode {
     let json_path = out.join("report.json");
     let svg_path = out.join("report.svg");
     let json = serde_json::json!({ "target_cpu": target_cpu, "quick": quick, "rows": report });
-    if std::fs::write(&json_path, serde_json::to_string_pretty(&json).unwrap_or_default()).is_ok() {
+    if std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+    .is_ok()
+    {
         println!("wrote {}", json_path.display());
     }
     if std::fs::write(&svg_path, svg(&report)).is_ok() {
@@ -102,15 +121,26 @@ fn svg(rows: &[serde_json::Value]) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" font-family=\"monospace\" font-size=\"11\">\n",
         label_w + bar_w + 80.0
     );
-    let _ = writeln!(s, "<text x=\"10\" y=\"20\" font-size=\"14\">Time per call relative to the Rust control (log scale; 1x = parity)</text>");
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"20\" font-size=\"14\">Time per call relative to the Rust control (log scale; 1x = parity)</text>"
+    );
     for decade in [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0] {
         let x = x_of(decade);
-        let _ = writeln!(s, "<line x1=\"{x:.1}\" y1=\"30\" x2=\"{x:.1}\" y2=\"{height}\" stroke=\"#ccc\"/><text x=\"{x:.1}\" y=\"40\">{decade}x</text>");
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"30\" x2=\"{x:.1}\" y2=\"{height}\" stroke=\"#ccc\"/><text x=\"{x:.1}\" y=\"40\">{decade}x</text>"
+        );
     }
     for (i, row) in rows.iter().enumerate() {
         let y = 50.0 + row_h * i as f64;
         let ratio = row["ratio_to_rust"].as_f64().unwrap_or(f64::NAN);
-        let label = format!("{} {} {}", row["workload"].as_str().unwrap_or(""), row["system"].as_str().unwrap_or(""), row["caliber"].as_str().unwrap_or(""));
+        let label = format!(
+            "{} {} {}",
+            row["workload"].as_str().unwrap_or(""),
+            row["system"].as_str().unwrap_or(""),
+            row["caliber"].as_str().unwrap_or("")
+        );
         let color = match row["system"].as_str().unwrap_or("") {
             "binary" => "#2b7bba",
             "jit" => "#4aa564",

@@ -57,9 +57,20 @@ pub fn workloads() -> Vec<Workload> {
         workload!("mod_mix", 100_000, 1000, controls::mod_mix),
         workload!("lcg", 100_000, 1000, controls::lcg),
         workload!("branchy", 100_000, 1000, controls::branchy),
-        workload!("host_mix", 100_000, 1000, controls::host_mix, Some(controls::host_mix_noinline)),
+        workload!(
+            "host_mix",
+            100_000,
+            1000,
+            controls::host_mix,
+            Some(controls::host_mix_noinline)
+        ),
         workload!("float_reduce", 100_000, 1000, controls::float_reduce),
-        workload!("fused_map_reduce", 100_000, 1000, controls::fused_map_reduce),
+        workload!(
+            "fused_map_reduce",
+            100_000,
+            1000,
+            controls::fused_map_reduce
+        ),
     ]
 }
 
@@ -78,11 +89,17 @@ pub mod controls {
 
     /// `list.sum(range(n).map((i) => (i + 1) * (i + 2)))`.
     pub fn sum_map(n: i64) -> Option<Answer> {
-        int((0..n).try_fold(0i64, |acc, i| acc.checked_add((i.checked_add(1)?).checked_mul(i.checked_add(2)?)?)))
+        int((0..n).try_fold(0i64, |acc, i| {
+            acc.checked_add((i.checked_add(1)?).checked_mul(i.checked_add(2)?)?)
+        }))
     }
 
     fn fib_rec(k: i64) -> Option<i64> {
-        if k < 2 { Some(k) } else { fib_rec(k.checked_sub(1)?)?.checked_add(fib_rec(k.checked_sub(2)?)?) }
+        if k < 2 {
+            Some(k)
+        } else {
+            fib_rec(k.checked_sub(1)?)?.checked_add(fib_rec(k.checked_sub(2)?)?)
+        }
     }
 
     /// Recursive Fibonacci.
@@ -102,17 +119,29 @@ pub mod controls {
 
     /// Primes below `n` by recursive trial division.
     pub fn primes(n: i64) -> Option<Answer> {
-        int((2..n).try_fold(0i64, |acc, i| if is_prime(i, 2)? { acc.checked_add(1) } else { Some(acc) }))
+        int((2..n).try_fold(0i64, |acc, i| {
+            if is_prime(i, 2)? {
+                acc.checked_add(1)
+            } else {
+                Some(acc)
+            }
+        }))
     }
 
     /// `range(n).reduce(0, (acc, i) => acc + (i % 7) * (i % 13))`.
     pub fn mod_mix(n: i64) -> Option<Answer> {
-        int((0..n).try_fold(0i64, |acc, i| acc.checked_add(i.checked_rem(7)?.checked_mul(i.checked_rem(13)?)?)))
+        int((0..n).try_fold(0i64, |acc, i| {
+            acc.checked_add(i.checked_rem(7)?.checked_mul(i.checked_rem(13)?)?)
+        }))
     }
 
     /// A linear congruential generator: a loop-carried dependency chain.
     pub fn lcg(n: i64) -> Option<Answer> {
-        int((0..n).try_fold(42i64, |acc, _| acc.checked_mul(1_103_515_245)?.checked_add(12_345)?.checked_rem(2_147_483_648)))
+        int((0..n).try_fold(42i64, |acc, _| {
+            acc.checked_mul(1_103_515_245)?
+                .checked_add(12_345)?
+                .checked_rem(2_147_483_648)
+        }))
     }
 
     /// A branch-dense reduce.
@@ -151,11 +180,15 @@ pub mod controls {
 
     /// A Float reduce.
     pub fn float_reduce(n: i64) -> Option<Answer> {
-        Some(Answer::Float((0..n).fold(0.0f64, |acc, i| acc * 0.999 + i as f64 * 0.5)))
+        Some(Answer::Float(
+            (0..n).fold(0.0f64, |acc, i| acc * 0.999 + i as f64 * 0.5),
+        ))
     }
 
     /// A fused map + reduce.
     pub fn fused_map_reduce(n: i64) -> Option<Answer> {
-        int((0..n).try_fold(0i64, |acc, i| acc.checked_add(i.checked_mul(3)?.checked_add(1)?.checked_rem(1000)?)))
+        int((0..n).try_fold(0i64, |acc, i| {
+            acc.checked_add(i.checked_mul(3)?.checked_add(1)?.checked_rem(1000)?)
+        }))
     }
 }

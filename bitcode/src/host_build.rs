@@ -94,7 +94,10 @@ pub enum HostBuildError {
 }
 
 /// Build `host` and extract the bitcode of it and all its dependencies.
-pub fn build_host_crate(host: &HostCrate, opts: &HostBuildOptions) -> Result<HostCrateBitcode, HostBuildError> {
+pub fn build_host_crate(
+    host: &HostCrate,
+    opts: &HostBuildOptions,
+) -> Result<HostCrateBitcode, HostBuildError> {
     let rlibs = cargo_build_rlibs(host, opts)?;
     if std::fs::metadata(&opts.bitcode_dir).is_ok() {
         std::fs::remove_dir_all(&opts.bitcode_dir).map_err(|source| HostBuildError::Write {
@@ -111,7 +114,10 @@ pub fn build_host_crate(host: &HostCrate, opts: &HostBuildOptions) -> Result<Hos
         for (j, bitcode) in extract_rlib_bitcode(rlib)?.into_iter().enumerate() {
             let stem = rlib.file_stem().and_then(|s| s.to_str()).unwrap_or("rlib");
             let path = opts.bitcode_dir.join(format!("{i:03}-{stem}-{j}.bc"));
-            std::fs::write(&path, bitcode).map_err(|source| HostBuildError::Write { path: path.clone(), source })?;
+            std::fs::write(&path, bitcode).map_err(|source| HostBuildError::Write {
+                path: path.clone(),
+                source,
+            })?;
             modules.push(path);
         }
     }
@@ -123,7 +129,10 @@ pub fn host_rustflags(target_cpu: &str) -> String {
     format!("-C embed-bitcode=yes -C codegen-units=1 -C target-cpu={target_cpu}")
 }
 
-fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<PathBuf>, HostBuildError> {
+fn cargo_build_rlibs(
+    host: &HostCrate,
+    opts: &HostBuildOptions,
+) -> Result<Vec<PathBuf>, HostBuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
         .arg("build")
@@ -138,7 +147,10 @@ fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<Pa
         .arg("--message-format=json-render-diagnostics")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env("CARGO_ENCODED_RUSTFLAGS", host_rustflags(&opts.target_cpu).replace(' ', "\u{1f}"))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            host_rustflags(&opts.target_cpu).replace(' ', "\u{1f}"),
+        )
         .env("CARGO_PROFILE_RELEASE_LTO", "off")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false")
@@ -146,9 +158,16 @@ fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<Pa
         .stderr(Stdio::piped())
         .spawn()
         .map_err(HostBuildError::Spawn)?;
-    let stdout = child.stdout.take().ok_or_else(|| HostBuildError::Spawn(std::io::Error::other("no stdout")))?;
-    let stderr = child.stderr.take().ok_or_else(|| HostBuildError::Spawn(std::io::Error::other("no stderr")))?;
-    let stderr_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| HostBuildError::Spawn(std::io::Error::other("no stdout")))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| HostBuildError::Spawn(std::io::Error::other("no stderr")))?;
+    let stderr_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let mut rlibs = Vec::new();
     let mut own_rlib = false;
     let mut rendered = String::new();
@@ -157,7 +176,9 @@ fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<Pa
             Message::CompilerArtifact(artifact) => {
                 for file in &artifact.filenames {
                     if file.extension() == Some("rlib") {
-                        if artifact.target.name.replace('-', "_") == host.package_name.replace('-', "_") {
+                        if artifact.target.name.replace('-', "_")
+                            == host.package_name.replace('-', "_")
+                        {
                             own_rlib = true;
                         }
                         rlibs.push(file.clone().into_std_path_buf());
@@ -177,7 +198,10 @@ fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<Pa
     if !status.success() {
         let mut diagnostics = rendered;
         diagnostics.push_str(&cargo_stderr);
-        return Err(HostBuildError::BuildFailed { manifest: host.manifest_path.clone(), diagnostics });
+        return Err(HostBuildError::BuildFailed {
+            manifest: host.manifest_path.clone(),
+            diagnostics,
+        });
     }
     if !own_rlib {
         return Err(HostBuildError::NoRlib {
@@ -190,7 +214,10 @@ fn cargo_build_rlibs(host: &HostCrate, opts: &HostBuildOptions) -> Result<Vec<Pa
 
 /// Every `.llvmbc` section of every object member of the rlib at `path`.
 pub fn extract_rlib_bitcode(path: &Path) -> Result<Vec<Vec<u8>>, HostBuildError> {
-    let unreadable = |message: String| HostBuildError::Unreadable { path: path.to_path_buf(), message };
+    let unreadable = |message: String| HostBuildError::Unreadable {
+        path: path.to_path_buf(),
+        message,
+    };
     let data = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
     let archive = ArchiveFile::parse(&*data).map_err(|e| unreadable(e.to_string()))?;
     let mut out = Vec::new();
@@ -204,8 +231,13 @@ pub fn extract_rlib_bitcode(path: &Path) -> Result<Vec<Vec<u8>>, HostBuildError>
         let file = object::File::parse(bytes).map_err(|e| unreadable(format!("{name}: {e}")))?;
         let section = file
             .section_by_name(".llvmbc")
-            .ok_or_else(|| HostBuildError::NoBitcode { rlib: path.to_path_buf(), member: name.clone() })?;
-        let bitcode = section.data().map_err(|e| unreadable(format!("{name}: {e}")))?;
+            .ok_or_else(|| HostBuildError::NoBitcode {
+                rlib: path.to_path_buf(),
+                member: name.clone(),
+            })?;
+        let bitcode = section
+            .data()
+            .map_err(|e| unreadable(format!("{name}: {e}")))?;
         out.push(bitcode.to_vec());
     }
     Ok(out)

@@ -108,7 +108,9 @@ pub fn read_host_crate(path: &Path) -> Result<HostCrate, HostManifestError> {
             manifest: manifest_path.clone(),
             message: e.to_string(),
         })?;
-    let canonical = manifest_path.canonicalize().unwrap_or_else(|_| manifest_path.clone());
+    let canonical = manifest_path
+        .canonicalize()
+        .unwrap_or_else(|_| manifest_path.clone());
     let package = metadata
         .packages
         .iter()
@@ -127,8 +129,13 @@ pub fn read_host_crate(path: &Path) -> Result<HostCrate, HostManifestError> {
 }
 
 /// Parse the `relon.functions` table of a package's metadata.
-pub fn parse_functions(manifest: &Path, metadata: &Json) -> Result<Vec<HostFnDecl>, HostManifestError> {
-    let no_functions = || HostManifestError::NoFunctions { manifest: manifest.to_path_buf() };
+pub fn parse_functions(
+    manifest: &Path,
+    metadata: &Json,
+) -> Result<Vec<HostFnDecl>, HostManifestError> {
+    let no_functions = || HostManifestError::NoFunctions {
+        manifest: manifest.to_path_buf(),
+    };
     let table = metadata
         .get("relon")
         .and_then(|r| r.get("functions"))
@@ -147,10 +154,12 @@ pub fn parse_functions(manifest: &Path, metadata: &Json) -> Result<Vec<HostFnDec
         let decl = decl
             .as_object()
             .ok_or_else(|| malformed("expected a table with `params` and `returns`".into()))?;
-        if let Some(unknown) = decl
-            .keys()
-            .find(|k| !matches!(k.as_str(), "params" | "returns" | "symbol" | "capability" | "fallible"))
-        {
+        if let Some(unknown) = decl.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "params" | "returns" | "symbol" | "capability" | "fallible"
+            )
+        }) {
             return Err(malformed(format!(
                 "unknown key `{unknown}` (expected params, returns, symbol, capability, fallible)"
             )));
@@ -162,31 +171,58 @@ pub fn parse_functions(manifest: &Path, metadata: &Json) -> Result<Vec<HostFnDec
                 .enumerate()
                 .map(|(i, t)| parse_type(t).map_err(|p| malformed(format!("params[{i}]: {p}"))))
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err(malformed("`params` must be a list of type names, e.g. [\"Int\", \"Float\"]".into())),
+            Some(_) => {
+                return Err(malformed(
+                    "`params` must be a list of type names, e.g. [\"Int\", \"Float\"]".into(),
+                ));
+            }
         };
         let returns = decl
             .get("returns")
-            .ok_or_else(|| malformed("missing `returns` (one of \"Int\", \"Float\", \"Bool\")".into()))
+            .ok_or_else(|| {
+                malformed("missing `returns` (one of \"Int\", \"Float\", \"Bool\")".into())
+            })
             .and_then(|t| parse_type(t).map_err(|p| malformed(format!("returns: {p}"))))?;
         let symbol = match decl.get("symbol") {
             None => name.clone(),
             Some(Json::String(s)) if is_symbol(s) => s.clone(),
-            Some(other) => return Err(malformed(format!("`symbol` must be a Rust identifier, found {other}"))),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`symbol` must be a Rust identifier, found {other}"
+                )));
+            }
         };
         if !is_symbol(&symbol) {
-            return Err(malformed("the function name is not a valid symbol; set `symbol`".into()));
+            return Err(malformed(
+                "the function name is not a valid symbol; set `symbol`".into(),
+            ));
         }
         let capability = match decl.get("capability") {
             None => None,
             Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(other) => return Err(malformed(format!("`capability` must be a non-empty string, found {other}"))),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`capability` must be a non-empty string, found {other}"
+                )));
+            }
         };
         let fallible = match decl.get("fallible") {
             None => false,
             Some(Json::Bool(b)) => *b,
-            Some(other) => return Err(malformed(format!("`fallible` must be true or false, found {other}"))),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`fallible` must be true or false, found {other}"
+                )));
+            }
         };
-        functions.push(HostFnDecl { name: name.clone(), symbol, params, returns, capability, fallible });
+        functions.push(HostFnDecl {
+            name: name.clone(),
+            symbol,
+            params,
+            returns,
+            capability,
+            fallible,
+        });
     }
     functions.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(functions)
@@ -197,14 +233,18 @@ fn parse_type(value: &Json) -> Result<ScalarType, String> {
         Some("Int") => Ok(ScalarType::Int),
         Some("Float") => Ok(ScalarType::Float),
         Some("Bool") => Ok(ScalarType::Bool),
-        Some(other) => Err(format!("unsupported type `{other}` (host functions take and return Int, Float or Bool)")),
+        Some(other) => Err(format!(
+            "unsupported type `{other}` (host functions take and return Int, Float or Bool)"
+        )),
         None => Err(format!("expected a type name string, found {value}")),
     }
 }
 
 fn is_symbol(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -247,9 +287,18 @@ mod tests {
         ];
         for case in cases {
             let err = parse(case.clone()).unwrap_err();
-            assert!(matches!(&err, HostManifestError::Malformed { function, .. } if function == "f"), "{case}: {err}");
+            assert!(
+                matches!(&err, HostManifestError::Malformed { function, .. } if function == "f"),
+                "{case}: {err}"
+            );
         }
-        assert!(matches!(parse(json!({})), Err(HostManifestError::NoFunctions { .. })));
-        assert!(matches!(parse(json!({"relon": {"functions": {}}})), Err(HostManifestError::NoFunctions { .. })));
+        assert!(matches!(
+            parse(json!({})),
+            Err(HostManifestError::NoFunctions { .. })
+        ));
+        assert!(matches!(
+            parse(json!({"relon": {"functions": {}}})),
+            Err(HostManifestError::NoFunctions { .. })
+        ));
     }
 }

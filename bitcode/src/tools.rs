@@ -86,7 +86,13 @@ impl LlvmTools {
         let llc = find_tool("llc")?;
         tool_version(&llc)?;
         let llvm_dis = find_tool("llvm-dis")?;
-        Ok(LlvmTools { llvm_link, opt, llc, llvm_dis, version })
+        Ok(LlvmTools {
+            llvm_link,
+            opt,
+            llc,
+            llvm_dis,
+            version,
+        })
     }
 
     /// `llvm-link inputs... -o output`.
@@ -120,7 +126,9 @@ fn find_tool(tool: &'static str) -> Result<PathBuf, ToolError> {
     if let Some(dir) = std::env::var_os("RELON_LLVM_BIN") {
         candidates.push(Path::new(&dir).join(tool));
     } else {
-        candidates.push(PathBuf::from(format!("/usr/lib/llvm-{LLVM_MAJOR}/bin/{tool}")));
+        candidates.push(PathBuf::from(format!(
+            "/usr/lib/llvm-{LLVM_MAJOR}/bin/{tool}"
+        )));
         candidates.extend(which::which(&versioned).ok());
         candidates.extend(which::which(tool).ok());
     }
@@ -132,27 +140,41 @@ fn find_tool(tool: &'static str) -> Result<PathBuf, ToolError> {
             Err(_) => {}
         }
     }
-    Err(wrong.unwrap_or(ToolError::Missing { tool, major: LLVM_MAJOR, packages: APT_PACKAGES }))
+    Err(wrong.unwrap_or(ToolError::Missing {
+        tool,
+        major: LLVM_MAJOR,
+        packages: APT_PACKAGES,
+    }))
 }
 
 fn tool_version(path: &Path) -> Result<String, ToolError> {
     let out = Command::new(path)
         .arg("--version")
         .output()
-        .map_err(|source| ToolError::Spawn { path: path.to_path_buf(), source })?;
+        .map_err(|source| ToolError::Spawn {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let found = parse_llvm_version(&text).unwrap_or_else(|| "unknown".into());
     if found.split('.').next().and_then(|m| m.parse::<u32>().ok()) == Some(LLVM_MAJOR) {
         Ok(found)
     } else {
-        Err(ToolError::WrongVersion { path: path.to_path_buf(), found, major: LLVM_MAJOR })
+        Err(ToolError::WrongVersion {
+            path: path.to_path_buf(),
+            found,
+            major: LLVM_MAJOR,
+        })
     }
 }
 
 /// Pull `22.1.8` out of `LLVM version 22.1.8` (any vendor prefix).
 pub fn parse_llvm_version(text: &str) -> Option<String> {
     let rest = &text[text.find("LLVM version ")? + "LLVM version ".len()..];
-    let version: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     (!version.is_empty()).then_some(version)
 }
 
@@ -162,8 +184,14 @@ mod tests {
 
     #[test]
     fn parses_vendor_version_lines() {
-        assert_eq!(parse_llvm_version("Debian LLVM version 22.1.8\n  Optimized build."), Some("22.1.8".into()));
-        assert_eq!(parse_llvm_version("LLVM (http://llvm.org/):\n  LLVM version 18.1.3\n"), Some("18.1.3".into()));
+        assert_eq!(
+            parse_llvm_version("Debian LLVM version 22.1.8\n  Optimized build."),
+            Some("22.1.8".into())
+        );
+        assert_eq!(
+            parse_llvm_version("LLVM (http://llvm.org/):\n  LLVM version 18.1.3\n"),
+            Some("18.1.3".into())
+        );
         assert_eq!(parse_llvm_version("nothing here"), None);
     }
 }

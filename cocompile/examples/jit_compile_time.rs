@@ -14,7 +14,8 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..30 {
         let start = Instant::now();
-        let evaluator = LlvmAotEvaluator::from_source(W1, &host, SandboxConfig::default()).expect("W1 compiles");
+        let evaluator = LlvmAotEvaluator::from_source(W1, &host, SandboxConfig::default())
+            .expect("W1 compiles");
         times.push(start.elapsed());
         drop(evaluator);
     }

@@ -88,7 +88,12 @@ pub enum FrontendError {
     },
     /// Lowering to IR failed.
     #[error("{file} cannot be lowered to IR: {message}")]
-    #[diagnostic(code(relon::lower), help("this construct is outside what compiled back ends support; the tree-walk evaluator runs it"))]
+    #[diagnostic(
+        code(relon::lower),
+        help(
+            "this construct is outside what compiled back ends support; the tree-walk evaluator runs it"
+        )
+    )]
     Lowering {
         /// File name.
         file: String,
@@ -99,7 +104,9 @@ pub enum FrontendError {
     #[error("{file}: `{name}` is neither a Relon function nor a declared host function")]
     #[diagnostic(
         code(relon::unknown_function),
-        help("declare it in the host crate's [package.metadata.relon.functions.{name}] table (and pass --host), or fix the name")
+        help(
+            "declare it in the host crate's [package.metadata.relon.functions.{name}] table (and pass --host), or fix the name"
+        )
     )]
     UnknownFunction {
         /// File name.
@@ -114,8 +121,15 @@ pub enum FrontendError {
         span: SourceSpan,
     },
     /// A helper calls another helper defined after it (mutual recursion).
-    #[error("{file}: the helper `{name}` is called before the compiled back ends can see it; helpers that call each other (mutual recursion) are not supported by them yet")]
-    #[diagnostic(code(relon::forward_helper), help("the tree-walk evaluator runs this program; for a compiled build, merge the helpers into one that recurses on itself"))]
+    #[error(
+        "{file}: the helper `{name}` is called before the compiled back ends can see it; helpers that call each other (mutual recursion) are not supported by them yet"
+    )]
+    #[diagnostic(
+        code(relon::forward_helper),
+        help(
+            "the tree-walk evaluator runs this program; for a compiled build, merge the helpers into one that recurses on itself"
+        )
+    )]
     ForwardHelper {
         /// File name.
         file: String,
@@ -129,7 +143,9 @@ pub enum FrontendError {
         span: SourceSpan,
     },
     /// A host function declares a capability Relon does not know.
-    #[error("host function `{function}` declares unknown capability `{capability}` (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)")]
+    #[error(
+        "host function `{function}` declares unknown capability `{capability}` (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)"
+    )]
     #[diagnostic(code(relon::host_capability))]
     UnknownCapability {
         /// The host function.
@@ -140,7 +156,11 @@ pub enum FrontendError {
 }
 
 /// Parse, analyze and lower `source`, with `host_fns` declared.
-pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result<LoweredProgram, FrontendError> {
+pub fn lower_source(
+    file: &str,
+    source: &str,
+    host_fns: &[HostFnDecl],
+) -> Result<LoweredProgram, FrontendError> {
     let named = || NamedSource::new(file, source.to_string());
     let ast = relon_parser::parse_document(source).map_err(|e| FrontendError::Parse {
         file: file.to_string(),
@@ -150,18 +170,34 @@ pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result
     })?;
     let options = analyze_options(host_fns)?;
     let analyzed = relon_analyzer::analyze_with_options(&ast, &options);
-    let errors: Vec<_> = analyzed.diagnostics.iter().filter(|d| d.severity() == Severity::Error).cloned().collect();
+    let errors: Vec<_> = analyzed
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .cloned()
+        .collect();
     if !errors.is_empty() {
-        return Err(FrontendError::Analyze { file: file.to_string(), count: errors.len(), source_code: named(), diagnostics: errors });
+        return Err(FrontendError::Analyze {
+            file: file.to_string(),
+            count: errors.len(),
+            source_code: named(),
+            diagnostics: errors,
+        });
     }
     let lowered = relon_ir::lower_workspace_single(&analyzed, &ast).map_err(|e| match e {
-        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. } if defines_binding(source, &name) => FrontendError::ForwardHelper {
-            file: file.to_string(),
-            name,
-            source_code: named(),
-            span: relon_analyzer::diagnostic::span_of(range),
-        },
-        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. } if !host_fns.iter().any(|f| f.name == name) => {
+        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. }
+            if defines_binding(source, &name) =>
+        {
+            FrontendError::ForwardHelper {
+                file: file.to_string(),
+                name,
+                source_code: named(),
+                span: relon_analyzer::diagnostic::span_of(range),
+            }
+        }
+        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. }
+            if !host_fns.iter().any(|f| f.name == name) =>
+        {
             FrontendError::UnknownFunction {
                 file: file.to_string(),
                 name,
@@ -169,14 +205,20 @@ pub fn lower_source(file: &str, source: &str, host_fns: &[HostFnDecl]) -> Result
                 span: relon_analyzer::diagnostic::span_of(range),
             }
         }
-        other => FrontendError::Lowering { file: file.to_string(), message: other.to_string() },
+        other => FrontendError::Lowering {
+            file: file.to_string(),
+            message: other.to_string(),
+        },
     })?;
     LoweredProgram::from_lowered(file, lowered)
 }
 
 impl LoweredProgram {
     /// Wrap an already lowered entry (for IR built by hand), deriving its layout.
-    pub fn from_lowered(file: &str, lowered: LoweredEntry) -> Result<LoweredProgram, FrontendError> {
+    pub fn from_lowered(
+        file: &str,
+        lowered: LoweredEntry,
+    ) -> Result<LoweredProgram, FrontendError> {
         let layout = main_layout(file, &lowered.main_schema, &lowered.return_schema)?;
         Ok(LoweredProgram { lowered, layout })
     }
@@ -185,7 +227,10 @@ impl LoweredProgram {
 /// Whether `source` binds `name` (`name: ...`) somewhere, as a where-helper.
 fn defines_binding(source: &str, name: &str) -> bool {
     source.match_indices(name).any(|(at, _)| {
-        let before_ok = source[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let before_ok = source[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
         let after = source[at + name.len()..].trim_start_matches([' ', '\t']);
         before_ok && after.starts_with(':')
     })
@@ -203,7 +248,11 @@ pub fn analyze_options(host_fns: &[HostFnDecl]) -> Result<AnalyzeOptions, Fronte
             .params
             .iter()
             .enumerate()
-            .map(|(i, t)| FnParam { name: format!("_{i}"), ty: relon_analyzer::type_node_simple(t.relon_name()), optional: false })
+            .map(|(i, t)| FnParam {
+                name: format!("_{i}"),
+                ty: relon_analyzer::type_node_simple(t.relon_name()),
+                optional: false,
+            })
             .collect();
         signatures.insert(
             f.name.clone(),
@@ -220,10 +269,11 @@ pub fn analyze_options(host_fns: &[HostFnDecl]) -> Result<AnalyzeOptions, Fronte
                 pure.insert(f.name.clone());
             }
             Some(cap) => {
-                let bit = capability_from_name(cap).ok_or_else(|| FrontendError::UnknownCapability {
-                    function: f.name.clone(),
-                    capability: cap.clone(),
-                })?;
+                let bit =
+                    capability_from_name(cap).ok_or_else(|| FrontendError::UnknownCapability {
+                        function: f.name.clone(),
+                        capability: cap.clone(),
+                    })?;
                 let mut gate = NativeFnGate::default();
                 gate.require(bit);
                 gates.insert(f.name.clone(), gate);
@@ -262,30 +312,60 @@ pub fn capability_from_name(name: &str) -> Option<CapabilityBit> {
     ALL_CAPABILITIES.into_iter().find(|c| c.as_str() == name)
 }
 
-fn main_layout(file: &str, main: &Schema, ret: &Schema) -> Result<Option<MainLayout>, FrontendError> {
-    let lowering = |message: String| FrontendError::Lowering { file: file.to_string(), message };
+fn main_layout(
+    file: &str,
+    main: &Schema,
+    ret: &Schema,
+) -> Result<Option<MainLayout>, FrontendError> {
+    let lowering = |message: String| FrontendError::Lowering {
+        file: file.to_string(),
+        message,
+    };
     // Checked here for every program; the runtime lays the records out the same way.
-    let in_table = relon_abi::layout::SchemaLayout::offsets_for(main).map_err(|e| lowering(e.to_string()))?;
-    let out_table = relon_abi::layout::SchemaLayout::offsets_for(ret).map_err(|e| lowering(e.to_string()))?;
+    let in_table =
+        relon_abi::layout::SchemaLayout::offsets_for(main).map_err(|e| lowering(e.to_string()))?;
+    let out_table =
+        relon_abi::layout::SchemaLayout::offsets_for(ret).map_err(|e| lowering(e.to_string()))?;
     let scalar = |ty: &TypeRepr| match ty {
         TypeRepr::Int => Some(ScalarType::Int),
         TypeRepr::Float => Some(ScalarType::Float),
         TypeRepr::Bool => Some(ScalarType::Bool),
         _ => None,
     };
-    let single = ret.name == relon_ir::MAIN_RETURN_SCHEMA_NAME && ret.fields.len() == 1 && ret.fields[0].name == relon_ir::RETURN_VALUE_FIELD_NAME;
-    let slots = |fields: &[relon_abi::schema_canonical::Field], offsets: &[relon_abi::layout::FieldOffset]| -> Option<Vec<SlotLayout>> {
+    let single = ret.name == relon_ir::MAIN_RETURN_SCHEMA_NAME
+        && ret.fields.len() == 1
+        && ret.fields[0].name == relon_ir::RETURN_VALUE_FIELD_NAME;
+    let slots = |fields: &[relon_abi::schema_canonical::Field],
+                 offsets: &[relon_abi::layout::FieldOffset]|
+     -> Option<Vec<SlotLayout>> {
         fields
             .iter()
             .zip(offsets)
-            .map(|(f, o)| Some(SlotLayout { name: f.name.clone(), ty: scalar(&f.ty)?, offset: o.offset as u32 }))
+            .map(|(f, o)| {
+                Some(SlotLayout {
+                    name: f.name.clone(),
+                    ty: scalar(&f.ty)?,
+                    offset: o.offset as u32,
+                })
+            })
             .collect()
     };
-    let (Some(params), Some(mut result), true) = (slots(&main.fields, &in_table.fields), slots(&ret.fields, &out_table.fields), single) else {
+    let (Some(params), Some(mut result), true) = (
+        slots(&main.fields, &in_table.fields),
+        slots(&ret.fields, &out_table.fields),
+        single,
+    ) else {
         return Ok(None);
     };
-    let Some(result) = result.pop() else { return Ok(None) };
-    Ok(Some(MainLayout { params, in_len: in_table.root_size as u32, result, out_len: out_table.root_size as u32 }))
+    let Some(result) = result.pop() else {
+        return Ok(None);
+    };
+    Ok(Some(MainLayout {
+        params,
+        in_len: in_table.root_size as u32,
+        result,
+        out_len: out_table.root_size as u32,
+    }))
 }
 
 #[cfg(test)]
@@ -294,7 +374,13 @@ mod tests {
     /// depending on `relon-ir`; they must stay the lowering's.
     #[test]
     fn the_runtime_names_the_single_value_result_as_the_lowering_does() {
-        assert_eq!(relon_host_shims::values::MAIN_RETURN_SCHEMA_NAME, relon_ir::MAIN_RETURN_SCHEMA_NAME);
-        assert_eq!(relon_host_shims::values::RETURN_VALUE_FIELD_NAME, relon_ir::RETURN_VALUE_FIELD_NAME);
+        assert_eq!(
+            relon_host_shims::values::MAIN_RETURN_SCHEMA_NAME,
+            relon_ir::MAIN_RETURN_SCHEMA_NAME
+        );
+        assert_eq!(
+            relon_host_shims::values::RETURN_VALUE_FIELD_NAME,
+            relon_ir::RETURN_VALUE_FIELD_NAME
+        );
     }
 }

@@ -48,7 +48,11 @@ pub enum HostSymbolError {
 }
 
 /// Check every declaration against the linked host bitcode at `host_bc`.
-pub fn check_host_symbols(host_bc: &Path, decls: &[HostFnDecl], manifest: &str) -> Result<(), Vec<HostSymbolError>> {
+pub fn check_host_symbols(
+    host_bc: &Path,
+    decls: &[HostFnDecl],
+    manifest: &str,
+) -> Result<(), Vec<HostSymbolError>> {
     let ctx = Context::create();
     let module = match Module::parse_bitcode_from_path(host_bc, &ctx) {
         Ok(m) => m,
@@ -61,8 +65,15 @@ pub fn check_host_symbols(host_bc: &Path, decls: &[HostFnDecl], manifest: &str) 
             }]);
         }
     };
-    let errors: Vec<_> = decls.iter().filter_map(|d| check_one(&module, d, manifest)).collect();
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    let errors: Vec<_> = decls
+        .iter()
+        .filter_map(|d| check_one(&module, d, manifest))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn check_one(module: &Module<'_>, decl: &HostFnDecl, manifest: &str) -> Option<HostSymbolError> {
@@ -70,11 +81,13 @@ fn check_one(module: &Module<'_>, decl: &HostFnDecl, manifest: &str) -> Option<H
     match module.get_function(&decl.symbol) {
         Some(f) if f.count_basic_blocks() > 0 => {
             let found = f.get_type().print_to_string().to_string();
-            (normalize(&found) != normalize(&declared)).then(|| HostSymbolError::SignatureMismatch {
-                name: decl.name.clone(),
-                symbol: decl.symbol.clone(),
-                declared,
-                found,
+            (normalize(&found) != normalize(&declared)).then(|| {
+                HostSymbolError::SignatureMismatch {
+                    name: decl.name.clone(),
+                    symbol: decl.symbol.clone(),
+                    declared,
+                    found,
+                }
             })
         }
         _ => Some(HostSymbolError::Undefined {
@@ -86,7 +99,10 @@ fn check_one(module: &Module<'_>, decl: &HostFnDecl, manifest: &str) -> Option<H
                 .iter()
                 .enumerate()
                 .map(|(i, t)| format!("a{i}: {}", rust_type(*t)))
-                .chain(decl.fallible.then(|| "failure: &mut relon_runtime_contract::HostFailure".to_string()))
+                .chain(
+                    decl.fallible
+                        .then(|| "failure: &mut relon_runtime_contract::HostFailure".to_string()),
+                )
                 .collect::<Vec<_>>()
                 .join(", "),
             ret: rust_type(decl.returns).to_string(),

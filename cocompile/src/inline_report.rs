@@ -27,8 +27,14 @@ struct Remark {
 
 /// Match every host call site with the inliner's remarks in `remarks_yaml`;
 /// `optimized_ir` (textual) decides sites without a remark.
-pub fn inline_decisions(sites: &[HostCallSite], remarks_yaml: &Path, optimized_ir: &str) -> Vec<InlineDecision> {
-    let remarks = std::fs::read_to_string(remarks_yaml).map(|t| parse_remarks(&t)).unwrap_or_default();
+pub fn inline_decisions(
+    sites: &[HostCallSite],
+    remarks_yaml: &Path,
+    optimized_ir: &str,
+) -> Vec<InlineDecision> {
+    let remarks = std::fs::read_to_string(remarks_yaml)
+        .map(|t| parse_remarks(&t))
+        .unwrap_or_default();
     sites
         .iter()
         .map(|site| {
@@ -36,9 +42,17 @@ pub fn inline_decisions(sites: &[HostCallSite], remarks_yaml: &Path, optimized_i
                 .iter()
                 .filter(|r| r.callee == site.symbol && r.caller == site.caller)
                 .find(|r| r.kind == "Passed")
-                .or_else(|| remarks.iter().find(|r| r.callee == site.symbol && r.caller == site.caller));
+                .or_else(|| {
+                    remarks
+                        .iter()
+                        .find(|r| r.callee == site.symbol && r.caller == site.caller)
+                });
             match found {
-                Some(r) => InlineDecision { site: site.clone(), inlined: r.kind == "Passed", reason: r.text.clone() },
+                Some(r) => InlineDecision {
+                    site: site.clone(),
+                    inlined: r.kind == "Passed",
+                    reason: r.text.clone(),
+                },
                 None => {
                     let still_called = optimized_ir.contains(&format!("@{}(", site.symbol));
                     InlineDecision {
@@ -68,7 +82,9 @@ fn parse_remarks(text: &str) -> Vec<Remark> {
         let mut in_args = false;
         for line in doc.lines().skip(1) {
             let trimmed = line.trim_start().trim_start_matches("- ");
-            let Some((key, value)) = trimmed.split_once(':') else { continue };
+            let Some((key, value)) = trimmed.split_once(':') else {
+                continue;
+            };
             let value = unquote(value.trim());
             if !line.starts_with(' ') {
                 in_args = key == "Args";
@@ -79,7 +95,13 @@ fn parse_remarks(text: &str) -> Vec<Remark> {
                 }
                 continue;
             }
-            if !in_args || key == "DebugLoc" || key.starts_with('{') || key == "File" || key == "Line" || key == "Column" {
+            if !in_args
+                || key == "DebugLoc"
+                || key.starts_with('{')
+                || key == "File"
+                || key == "Line"
+                || key == "Column"
+            {
                 continue;
             }
             match key {
@@ -90,7 +112,12 @@ fn parse_remarks(text: &str) -> Vec<Remark> {
             pieces.push(value);
         }
         if pass == "inline" && !callee.is_empty() {
-            remarks.push(Remark { kind, caller, callee, text: pieces.concat() });
+            remarks.push(Remark {
+                kind,
+                caller,
+                callee,
+                text: pieces.concat(),
+            });
         }
     }
     remarks
@@ -146,8 +173,15 @@ Args:
         assert_eq!(remarks[0].kind, "Passed");
         assert_eq!(remarks[0].callee, "mix");
         assert_eq!(remarks[0].caller, "relon.fn0.run_main");
-        assert_eq!(remarks[0].text, "'mix' inlined into 'relon.fn0.run_main' with (cost=-15000, threshold=250)");
+        assert_eq!(
+            remarks[0].text,
+            "'mix' inlined into 'relon.fn0.run_main' with (cost=-15000, threshold=250)"
+        );
         assert_eq!(remarks[1].kind, "Missed");
-        assert!(remarks[1].text.contains("definition is unavailable"), "{}", remarks[1].text);
+        assert!(
+            remarks[1].text.contains("definition is unavailable"),
+            "{}",
+            remarks[1].text
+        );
     }
 }

@@ -17,14 +17,18 @@ use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
 use inkwell::passes::PassBuilderOptions;
 use relon_bitcode::HostFnDecl;
-use relon_eval_api::{Evaluator, NativeArgs, NativeFnCaps, RelonFunction, RuntimeError, Scope, Value};
+use relon_eval_api::{
+    Evaluator, NativeArgs, NativeFnCaps, RelonFunction, RuntimeError, Scope, Value,
+};
 use relon_host_shims::arena::Arena;
 use relon_host_shims::args::Limits;
 use relon_host_shims::json::ScalarValue;
 use relon_host_shims::values::ValueSignature;
 use relon_ir::ir::IrType;
 use relon_parser::{TokenPosition, TokenRange};
-use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, EntryState, HOST_CALL_SYMBOL, ScalarType, TrapCode, TrapSite};
+use relon_runtime_contract::{
+    ENTRY_OK, ENTRY_SYMBOL, EntryState, HOST_CALL_SYMBOL, ScalarType, TrapCode, TrapSite,
+};
 
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend::{self, MainLayout};
@@ -97,7 +101,11 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        SandboxConfig { fuel: None, max_depth: relon_host_shims::args::DEFAULT_MAX_DEPTH, capabilities: BTreeSet::new() }
+        SandboxConfig {
+            fuel: None,
+            max_depth: relon_host_shims::args::DEFAULT_MAX_DEPTH,
+            capabilities: BTreeSet::new(),
+        }
     }
 }
 
@@ -156,7 +164,11 @@ unsafe impl Sync for JitEngine {}
 
 impl JitEngine {
     /// Emit `program` in open world, optimize at O3 and JIT it.
-    fn compile(name: &str, program: &relon_ir::ir::Module, options: &CodegenOptions) -> Result<(JitEngine, Vec<TrapSite>, Vec<u8>), JitError> {
+    fn compile(
+        name: &str,
+        program: &relon_ir::ir::Module,
+        options: &CodegenOptions,
+    ) -> Result<(JitEngine, Vec<TrapSite>, Vec<u8>), JitError> {
         let mut sites = Vec::new();
         let mut const_data = Vec::new();
         let cell = EngineCell::try_new(Context::create(), |ctx| -> Result<_, JitError> {
@@ -184,17 +196,29 @@ impl JitEngine {
         })?;
         let engine = cell.borrow_dependent();
         // Metered code only when a step budget is set.
-        let suffix = if options.fuel { codegen::METERED_SUFFIX } else { "" };
-        let entry = match program.entry_func_index.and_then(|i| program.funcs.get(i)).and_then(codegen::entry_shape) {
+        let suffix = if options.fuel {
+            codegen::METERED_SUFFIX
+        } else {
+            ""
+        };
+        let entry = match program
+            .entry_func_index
+            .and_then(|i| program.funcs.get(i))
+            .and_then(codegen::entry_shape)
+        {
             Some(codegen::EntryShape::PlainI64 { .. }) => {
-                let address = engine.get_function_address(&format!("{}{suffix}", codegen::PLAIN_ENTRY_SYMBOL)).map_err(|e| JitError::Llvm(e.to_string()))?;
+                let address = engine
+                    .get_function_address(&format!("{}{suffix}", codegen::PLAIN_ENTRY_SYMBOL))
+                    .map_err(|e| JitError::Llvm(e.to_string()))?;
                 // SAFETY: `relon_entry_i64` is emitted with exactly the
                 // `PlainEntryFn` signature (`codegen::PLAIN_ENTRY_SYMBOL`); the
                 // engine that owns the code lives in `_cell` as long as `entry`.
                 Entry::Plain(unsafe { std::mem::transmute::<usize, PlainEntryFn>(address) })
             }
             _ => {
-                let address = engine.get_function_address(&format!("{ENTRY_SYMBOL}{suffix}")).map_err(|e| JitError::Llvm(e.to_string()))?;
+                let address = engine
+                    .get_function_address(&format!("{ENTRY_SYMBOL}{suffix}"))
+                    .map_err(|e| JitError::Llvm(e.to_string()))?;
                 // SAFETY: `relon_entry` is emitted with exactly the `EntryFn`
                 // signature (`relon_runtime_contract::ENTRY_SYMBOL`); the engine
                 // that owns the code lives in `_cell` as long as `entry`.
@@ -240,14 +264,18 @@ struct ImportBinding {
     func: Arc<dyn RelonFunction>,
 }
 
-
 impl LlvmAotEvaluator {
     /// Parse, analyze, lower, emit and JIT `source`.
-    pub fn from_source(source: &str, host: &HostFnRegistry, config: SandboxConfig) -> Result<LlvmAotEvaluator, JitError> {
+    pub fn from_source(
+        source: &str,
+        host: &HostFnRegistry,
+        config: SandboxConfig,
+    ) -> Result<LlvmAotEvaluator, JitError> {
         let program = frontend::lower_source("<source>", source, &host.decls())?;
         let mut caps = 0u64;
         for name in &config.capabilities {
-            let bit = frontend::capability_from_name(name).ok_or_else(|| JitError::UnknownCapability(name.clone()))?;
+            let bit = frontend::capability_from_name(name)
+                .ok_or_else(|| JitError::UnknownCapability(name.clone()))?;
             caps |= 1 << bit.bit_index();
         }
         let imports = program
@@ -257,42 +285,88 @@ impl LlvmAotEvaluator {
             .iter()
             .map(|import| {
                 let f = host.get(&import.name).ok_or_else(|| {
-                    JitError::Llvm(format!("the program calls host function `{}`, which is not registered", import.name))
+                    JitError::Llvm(format!(
+                        "the program calls host function `{}`, which is not registered",
+                        import.name
+                    ))
                 })?;
-                Ok(ImportBinding { name: import.name.clone(), params: import.param_tys.clone(), ret: import.ret_ty, func: f.func.clone() })
+                Ok(ImportBinding {
+                    name: import.name.clone(),
+                    params: import.param_tys.clone(),
+                    ret: import.ret_ty,
+                    func: f.func.clone(),
+                })
             })
             .collect::<Result<Vec<_>, JitError>>()?;
-        let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
-        let (engine, trap_sites, const_data) = JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
+        let options = CodegenOptions {
+            fuel: config.fuel.is_some(),
+            ..CodegenOptions::open_world()
+        };
+        let (engine, trap_sites, const_data) =
+            JitEngine::compile("relon-jit", &program.lowered.module, &options)?;
         let signature = match program.layout {
             Some(layout) => Signature::Scalar(layout),
             None => Signature::Values(
-                ValueSignature::new(program.lowered.main_schema.clone(), program.lowered.return_schema.clone()).map_err(JitError::Llvm)?,
+                ValueSignature::new(
+                    program.lowered.main_schema.clone(),
+                    program.lowered.return_schema.clone(),
+                )
+                .map_err(JitError::Llvm)?,
             ),
         };
-        Ok(LlvmAotEvaluator { engine, signature, const_data, imports, trap_sites, config, caps, arenas: Default::default() })
+        Ok(LlvmAotEvaluator {
+            engine,
+            signature,
+            const_data,
+            imports,
+            trap_sites,
+            config,
+            caps,
+            arenas: Default::default(),
+        })
     }
 
     /// JIT a pre-lowered module whose entry is a plain `(I64...) -> I64`
     /// function (no host imports). `run_main` takes its arguments as
     /// `arg0`, `arg1`, ...; [`Self::call_i64`] takes them positionally.
-    pub fn from_ir_direct(module: &relon_ir::ir::Module, config: SandboxConfig) -> Result<LlvmAotEvaluator, JitError> {
+    pub fn from_ir_direct(
+        module: &relon_ir::ir::Module,
+        config: SandboxConfig,
+    ) -> Result<LlvmAotEvaluator, JitError> {
         let entry = module.entry_func_index.and_then(|i| module.funcs.get(i));
         let arity = match entry.and_then(codegen::entry_shape) {
             Some(codegen::EntryShape::PlainI64 { arity }) => arity,
-            _ => return Err(JitError::Llvm("from_ir_direct needs an entry of the shape (I64...) -> I64".into())),
+            _ => {
+                return Err(JitError::Llvm(
+                    "from_ir_direct needs an entry of the shape (I64...) -> I64".into(),
+                ));
+            }
         };
         if !module.imports.is_empty() {
-            return Err(JitError::Llvm("from_ir_direct takes modules without host imports".into()));
+            return Err(JitError::Llvm(
+                "from_ir_direct takes modules without host imports".into(),
+            ));
         }
-        let options = CodegenOptions { fuel: config.fuel.is_some(), ..CodegenOptions::open_world() };
-        let (engine, trap_sites, const_data) = JitEngine::compile("relon-jit-ir", module, &options)?;
+        let options = CodegenOptions {
+            fuel: config.fuel.is_some(),
+            ..CodegenOptions::open_world()
+        };
+        let (engine, trap_sites, const_data) =
+            JitEngine::compile("relon-jit-ir", module, &options)?;
         let layout = MainLayout {
             params: (0..arity)
-                .map(|i| frontend::SlotLayout { name: format!("arg{i}"), ty: ScalarType::Int, offset: 8 * i as u32 })
+                .map(|i| frontend::SlotLayout {
+                    name: format!("arg{i}"),
+                    ty: ScalarType::Int,
+                    offset: 8 * i as u32,
+                })
                 .collect(),
             in_len: 8 * arity as u32,
-            result: frontend::SlotLayout { name: "value".into(), ty: ScalarType::Int, offset: 0 },
+            result: frontend::SlotLayout {
+                name: "value".into(),
+                ty: ScalarType::Int,
+                offset: 0,
+            },
             out_len: 8,
         };
         Ok(LlvmAotEvaluator {
@@ -309,14 +383,23 @@ impl LlvmAotEvaluator {
 
     /// Call a [`Self::from_ir_direct`] program with positional Int arguments.
     pub fn call_i64(&self, args: &[i64]) -> Result<i64, RuntimeError> {
-        let values: HashMap<String, Value> = args.iter().enumerate().map(|(i, v)| (format!("arg{i}"), Value::Int(*v))).collect();
+        let values: HashMap<String, Value> = args
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("arg{i}"), Value::Int(*v)))
+            .collect();
         match self.run_main(values)? {
             Value::Int(i) => Ok(i),
-            other => Err(RuntimeError::Unsupported { reason: format!("a plain entry returned {other:?}") }),
+            other => Err(RuntimeError::Unsupported {
+                reason: format!("a plain entry returned {other:?}"),
+            }),
         }
     }
 
-    fn bind_arguments(&self, mut args: HashMap<String, Value>) -> Result<BoundArguments, RuntimeError> {
+    fn bind_arguments(
+        &self,
+        mut args: HashMap<String, Value>,
+    ) -> Result<BoundArguments, RuntimeError> {
         let layout = match &self.signature {
             Signature::Scalar(layout) => layout,
             Signature::Values(_) => return Ok(BoundArguments::Values(args)),
@@ -325,7 +408,10 @@ impl LlvmAotEvaluator {
         for param in &layout.params {
             let value = args
                 .remove(&param.name)
-                .ok_or_else(|| RuntimeError::MissingMainArg { name: param.name.clone(), range: TokenRange::default() })?;
+                .ok_or_else(|| RuntimeError::MissingMainArg {
+                    name: param.name.clone(),
+                    range: TokenRange::default(),
+                })?;
             let scalar = match (param.ty, &value) {
                 (ScalarType::Int, Value::Int(i)) => ScalarValue::Int(*i),
                 (ScalarType::Float, Value::Float(f)) => ScalarValue::Float(f.0),
@@ -343,7 +429,10 @@ impl LlvmAotEvaluator {
             bound.push((param.offset, scalar));
         }
         if let Some(extra) = args.keys().min() {
-            return Err(RuntimeError::UnexpectedMainArg { name: extra.clone(), range: TokenRange::default() });
+            return Err(RuntimeError::UnexpectedMainArg {
+                name: extra.clone(),
+                range: TokenRange::default(),
+            });
         }
         Ok(BoundArguments::Scalar(bound))
     }
@@ -351,46 +440,71 @@ impl LlvmAotEvaluator {
     /// A fresh arena for this program.
     fn new_arena(&self) -> Arena {
         match &self.signature {
-            Signature::Scalar(layout) => Arena::new(&self.const_data, layout.in_len, layout.out_len),
+            Signature::Scalar(layout) => {
+                Arena::new(&self.const_data, layout.in_len, layout.out_len)
+            }
             Signature::Values(_) => Arena::new(&self.const_data, 0, 0),
         }
     }
 
     fn trap_error(&self, code: u32, site: u32, host_error: Option<RuntimeError>) -> RuntimeError {
-        let range = self.trap_sites.get(site as usize).map_or_else(TokenRange::default, |s| {
-            let at = TokenPosition { line: s.line, column: s.column as usize, offset: 0 };
-            TokenRange { start: at, end: at }
-        });
+        let range = self
+            .trap_sites
+            .get(site as usize)
+            .map_or_else(TokenRange::default, |s| {
+                let at = TokenPosition {
+                    line: s.line,
+                    column: s.column as usize,
+                    offset: 0,
+                };
+                TokenRange { start: at, end: at }
+            });
         match TrapCode::from_u32(code) {
             Some(TrapCode::NumericOverflow) => RuntimeError::NumericOverflow(range),
             Some(TrapCode::DivisionByZero) => RuntimeError::DivisionByZero(range),
             Some(TrapCode::IndexOutOfBounds) => RuntimeError::IndexOutOfBounds { range },
             Some(TrapCode::EmptyList) => RuntimeError::EmptyList { range },
-            Some(TrapCode::InvalidUtf8) => RuntimeError::ValidationError("invalid UTF-8".into(), range),
-            Some(TrapCode::NoMatch) => {
-                RuntimeError::TypeMismatch { expected: "a matching arm".into(), found: "no matching arm".into(), range }
+            Some(TrapCode::InvalidUtf8) => {
+                RuntimeError::ValidationError("invalid UTF-8".into(), range)
             }
-            Some(TrapCode::StepLimitExceeded) => RuntimeError::StepLimitExceeded { limit: self.config.fuel, range },
-            Some(TrapCode::CapabilityDenied) => {
-                RuntimeError::CapabilityDenied { cap_bit: None, reason: "a host function needs a capability that was not granted".into(), range }
-            }
-            Some(TrapCode::RecursionLimitExceeded) => {
-                RuntimeError::RecursionLimitExceeded { limit: self.config.max_depth as usize, range }
-            }
+            Some(TrapCode::NoMatch) => RuntimeError::TypeMismatch {
+                expected: "a matching arm".into(),
+                found: "no matching arm".into(),
+                range,
+            },
+            Some(TrapCode::StepLimitExceeded) => RuntimeError::StepLimitExceeded {
+                limit: self.config.fuel,
+                range,
+            },
+            Some(TrapCode::CapabilityDenied) => RuntimeError::CapabilityDenied {
+                cap_bit: None,
+                reason: "a host function needs a capability that was not granted".into(),
+                range,
+            },
+            Some(TrapCode::RecursionLimitExceeded) => RuntimeError::RecursionLimitExceeded {
+                limit: self.config.max_depth as usize,
+                range,
+            },
             Some(TrapCode::ScratchExhausted) => RuntimeError::ValueTooLarge {
                 limit: relon_host_shims::arena::SCRATCH_BYTES,
                 actual: relon_host_shims::arena::SCRATCH_BYTES + 1,
                 range,
             },
-            Some(TrapCode::HostError) => host_error.unwrap_or(RuntimeError::Unsupported { reason: "a host function failed".into() }),
-            None => RuntimeError::Unsupported { reason: format!("unknown trap code {code}") },
+            Some(TrapCode::HostError) => host_error.unwrap_or(RuntimeError::Unsupported {
+                reason: "a host function failed".into(),
+            }),
+            None => RuntimeError::Unsupported {
+                reason: format!("unknown trap code {code}"),
+            },
         }
     }
 }
 
 impl Evaluator for LlvmAotEvaluator {
     fn eval_root(&self, _scope: &Arc<Scope>) -> Result<Value, RuntimeError> {
-        Err(RuntimeError::Unsupported { reason: "the LLVM JIT runs `#main` entry programs only; use run_main".into() })
+        Err(RuntimeError::Unsupported {
+            reason: "the LLVM JIT runs `#main` entry programs only; use run_main".into(),
+        })
     }
 
     fn run_main(&self, args: HashMap<String, Value>) -> Result<Value, RuntimeError> {
@@ -399,7 +513,12 @@ impl Evaluator for LlvmAotEvaluator {
         // stack kept for this thread, not on the caller's.
         // Arenas are reused: allocating (and zeroing) the scratch space
         // would cost more than most programs run.
-        let mut arena = self.arenas.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(|| self.new_arena());
+        let mut arena = self
+            .arenas
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_else(|| self.new_arena());
         let result = crate::run_stack::on_run_stack(|| {
             self.load_arguments(&mut arena, &bound)?;
             self.call_on(&mut arena, &bound)
@@ -433,11 +552,19 @@ impl LlvmAotEvaluator {
         let bound = self.bind_arguments(args)?;
         let mut arena = self.new_arena();
         self.load_arguments(&mut arena, &bound)?;
-        Ok(PreparedCall { evaluator: self, arena, bound })
+        Ok(PreparedCall {
+            evaluator: self,
+            arena,
+            bound,
+        })
     }
 
     /// Lay `bound` into `arena`'s input buffer.
-    fn load_arguments(&self, arena: &mut Arena, bound: &BoundArguments) -> Result<(), RuntimeError> {
+    fn load_arguments(
+        &self,
+        arena: &mut Arena,
+        bound: &BoundArguments,
+    ) -> Result<(), RuntimeError> {
         match (bound, &self.signature) {
             (BoundArguments::Scalar(bound), _) => {
                 for (offset, value) in bound {
@@ -445,21 +572,33 @@ impl LlvmAotEvaluator {
                 }
                 Ok(())
             }
-            (BoundArguments::Values(args), Signature::Values(signature)) => signature.load_arguments(arena, args.clone()),
-            (BoundArguments::Values(_), Signature::Scalar(_)) => Err(RuntimeError::Unsupported { reason: "arguments bound for another signature".into() }),
+            (BoundArguments::Values(args), Signature::Values(signature)) => {
+                signature.load_arguments(arena, args.clone())
+            }
+            (BoundArguments::Values(_), Signature::Scalar(_)) => Err(RuntimeError::Unsupported {
+                reason: "arguments bound for another signature".into(),
+            }),
         }
     }
 
     /// Call the entry over the loaded `arena`, read the result or the error.
     fn call_on(&self, arena: &mut Arena, bound: &BoundArguments) -> Result<Value, RuntimeError> {
-        let limits = Limits { fuel: self.config.fuel.unwrap_or(u64::MAX), max_depth: self.config.max_depth };
-        let context = HostCallContext { imports: &self.imports, error: RefCell::new(None) };
+        let limits = Limits {
+            fuel: self.config.fuel.unwrap_or(u64::MAX),
+            max_depth: self.config.max_depth,
+        };
+        let context = HostCallContext {
+            imports: &self.imports,
+            error: RefCell::new(None),
+        };
         let host_context = &context as *const HostCallContext as *mut c_void;
         let status = match self.engine.entry {
             Entry::Buffer(entry) => arena.call_with(entry, limits, self.caps, host_context),
             Entry::Plain(entry) => {
                 let BoundArguments::Scalar(bound) = bound else {
-                    return Err(RuntimeError::Unsupported { reason: "a plain entry takes Int arguments".into() });
+                    return Err(RuntimeError::Unsupported {
+                        reason: "a plain entry takes Int arguments".into(),
+                    });
                 };
                 let ints: Vec<i64> = bound
                     .iter()
@@ -475,7 +614,11 @@ impl LlvmAotEvaluator {
                 let status = arena.run_with(limits, self.caps, host_context, |state| {
                     result = unsafe { entry(state, ints.as_ptr()) };
                     // SAFETY: `state` is live for this closure.
-                    if unsafe { (*state).trap_code } == 0 { ENTRY_OK } else { relon_runtime_contract::ENTRY_TRAPPED }
+                    if unsafe { (*state).trap_code } == 0 {
+                        ENTRY_OK
+                    } else {
+                        relon_runtime_contract::ENTRY_TRAPPED
+                    }
                 });
                 arena.write_output_int(0, result);
                 status
@@ -483,11 +626,13 @@ impl LlvmAotEvaluator {
         };
         if status == ENTRY_OK {
             match &self.signature {
-                Signature::Scalar(layout) => Ok(match arena.read_output(layout.result.offset, layout.result.ty) {
-                    ScalarValue::Int(i) => Value::Int(i),
-                    ScalarValue::Float(f) => Value::Float(f.into()),
-                    ScalarValue::Bool(b) => Value::Bool(b),
-                }),
+                Signature::Scalar(layout) => Ok(
+                    match arena.read_output(layout.result.offset, layout.result.ty) {
+                        ScalarValue::Int(i) => Value::Int(i),
+                        ScalarValue::Float(f) => Value::Float(f.into()),
+                        ScalarValue::Bool(b) => Value::Bool(b),
+                    },
+                ),
                 Signature::Values(signature) => signature.read_result(arena),
             }
         } else {
@@ -507,13 +652,25 @@ struct HostCallContext<'a> {
 struct NoCallbacks;
 
 impl NativeFnCaps for NoCallbacks {
-    fn call_relon(&self, _func: &Value, _args: Vec<Value>, _range: TokenRange) -> Result<Value, RuntimeError> {
-        Err(RuntimeError::Unsupported { reason: "host functions cannot call Relon closures from compiled code".into() })
+    fn call_relon(
+        &self,
+        _func: &Value,
+        _args: Vec<Value>,
+        _range: TokenRange,
+    ) -> Result<Value, RuntimeError> {
+        Err(RuntimeError::Unsupported {
+            reason: "host functions cannot call Relon closures from compiled code".into(),
+        })
     }
 }
 
 /// The open-world host-call helper (`relon_runtime_contract::HOST_CALL_SYMBOL`).
-extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const u64, nargs: u32) -> u64 {
+extern "C" fn relon_host_call(
+    state: *mut EntryState,
+    import: u32,
+    args: *const u64,
+    nargs: u32,
+) -> u64 {
     // SAFETY: only JIT'd code calls this, with the live `EntryState` of the
     // current run, whose `host_context` is the `HostCallContext` that
     // `run_main` keeps alive for the run, and `args` pointing at `nargs`
@@ -521,7 +678,11 @@ extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const 
     let (state, context, raw_args) = unsafe {
         let state = &mut *state;
         let context = &*(state.host_context as *const HostCallContext);
-        (state, context, std::slice::from_raw_parts(args, nargs as usize))
+        (
+            state,
+            context,
+            std::slice::from_raw_parts(args, nargs as usize),
+        )
     };
     let fail = |state: &mut EntryState, error: RuntimeError| {
         *context.error.borrow_mut() = Some(error);
@@ -529,7 +690,12 @@ extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const 
         0
     };
     let Some(binding) = context.imports.get(import as usize) else {
-        return fail(state, RuntimeError::Unsupported { reason: format!("no host function for import #{import}") });
+        return fail(
+            state,
+            RuntimeError::Unsupported {
+                reason: format!("no host function for import #{import}"),
+            },
+        );
     };
     let values: Vec<Value> = raw_args
         .iter()
@@ -541,7 +707,10 @@ extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const 
         })
         .collect();
     let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        binding.func.call(NativeArgs::from_positional(values, Arc::new(NoCallbacks)), TokenRange::default())
+        binding.func.call(
+            NativeArgs::from_positional(values, Arc::new(NoCallbacks)),
+            TokenRange::default(),
+        )
     }));
     match call {
         Ok(Ok(value)) => match (binding.ret, value) {
@@ -560,6 +729,11 @@ extern "C" fn relon_host_call(state: *mut EntryState, import: u32, args: *const 
             ),
         },
         Ok(Err(error)) => fail(state, error),
-        Err(_) => fail(state, RuntimeError::Unsupported { reason: format!("host function `{}` panicked", binding.name) }),
+        Err(_) => fail(
+            state,
+            RuntimeError::Unsupported {
+                reason: format!("host function `{}` panicked", binding.name),
+            },
+        ),
     }
 }

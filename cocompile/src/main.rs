@@ -44,21 +44,26 @@ struct Cli {
 }
 
 fn parse_emit(s: &str) -> Result<EmitKind, String> {
-    EmitKind::parse(s).ok_or_else(|| format!("unknown --emit kind `{s}` (expected ll, bc, obj, asm)"))
+    EmitKind::parse(s)
+        .ok_or_else(|| format!("unknown --emit kind `{s}` (expected ll, bc, obj, asm)"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Paths and commands in messages stay on one line.
-    let _ = miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())));
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let output = cli.output.clone().unwrap_or_else(|| {
-        let stem = cli.source.file_stem().map_or_else(|| "app".into(), |s| s.to_string_lossy().into_owned());
+        let stem = cli
+            .source
+            .file_stem()
+            .map_or_else(|| "app".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from("target/relon").join(stem)
     });
-    let build_dir = cli
-        .build_dir
-        .clone()
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/relon-build"));
+    let build_dir = cli.build_dir.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/relon-build")
+    });
     let target_cpu = if cli.target_cpu == "native" {
         inkwell::targets::TargetMachine::get_host_cpu_name().to_string()
     } else {

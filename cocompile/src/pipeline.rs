@@ -127,7 +127,9 @@ pub enum PipelineError {
     #[error("the host crate does not match its declarations:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     HostSymbols(Vec<HostSymbolError>),
     /// A called host function needs a capability the build does not grant.
-    #[error("host function `{function}` needs capability `{capability}`, which this build does not grant; pass `--grant {capability}` if the program may use it")]
+    #[error(
+        "host function `{function}` needs capability `{capability}`, which this build does not grant; pass `--grant {capability}` if the program may use it"
+    )]
     CapabilityNotGranted {
         /// The host function.
         function: String,
@@ -135,10 +137,14 @@ pub enum PipelineError {
         capability: String,
     },
     /// `--grant` names no capability.
-    #[error("unknown capability `{0}` in --grant (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)")]
+    #[error(
+        "unknown capability `{0}` in --grant (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)"
+    )]
     UnknownGrant(String),
     /// The program calls host functions but no host crate was given.
-    #[error("the program calls host function `{0}` but no host crate was given; pass `--host <dir>`")]
+    #[error(
+        "the program calls host function `{0}` but no host crate was given; pass `--host <dir>`"
+    )]
     NoHostCrate(String),
     /// Linking the executable failed.
     #[error(transparent)]
@@ -147,7 +153,10 @@ pub enum PipelineError {
 
 /// The Rust target triple of this machine.
 pub fn host_triple() -> String {
-    inkwell::targets::TargetMachine::get_default_triple().as_str().to_string_lossy().replace("-pc-", "-unknown-")
+    inkwell::targets::TargetMachine::get_default_triple()
+        .as_str()
+        .to_string_lossy()
+        .replace("-pc-", "-unknown-")
 }
 
 struct Stopwatch {
@@ -165,11 +174,28 @@ impl Stopwatch {
 
 /// Run the whole closed-world pipeline.
 pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineError> {
-    let mut clock = Stopwatch { timings: Vec::new(), last: Instant::now() };
-    let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io { action: "could not read", path: req.source.clone(), source })?;
-    let source_name = req.source.file_name().map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
-    let host = req.host.as_deref().map(relon_bitcode::read_host_crate).transpose()?;
-    let decls = host.as_ref().map(|h| h.functions.clone()).unwrap_or_default();
+    let mut clock = Stopwatch {
+        timings: Vec::new(),
+        last: Instant::now(),
+    };
+    let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io {
+        action: "could not read",
+        path: req.source.clone(),
+        source,
+    })?;
+    let source_name = req
+        .source
+        .file_name()
+        .map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
+    let host = req
+        .host
+        .as_deref()
+        .map(relon_bitcode::read_host_crate)
+        .transpose()?;
+    let decls = host
+        .as_ref()
+        .map(|h| h.functions.clone())
+        .unwrap_or_default();
     let program = frontend::lower_source(&source_name, &source, &decls)?;
     clock.lap("front end");
     cocompile_program(req, &source_name, host.as_ref(), &program, clock)
@@ -183,7 +209,16 @@ pub fn cocompile_lowered(
     host: Option<&HostCrate>,
     program: &frontend::LoweredProgram,
 ) -> Result<CocompileOutcome, PipelineError> {
-    cocompile_program(req, source_name, host, program, Stopwatch { timings: Vec::new(), last: Instant::now() })
+    cocompile_program(
+        req,
+        source_name,
+        host,
+        program,
+        Stopwatch {
+            timings: Vec::new(),
+            last: Instant::now(),
+        },
+    )
 }
 
 fn cocompile_program(
@@ -198,26 +233,49 @@ fn cocompile_program(
     let imports = &program.lowered.module.imports;
     let used: Vec<&HostFnDecl> = imports
         .iter()
-        .map(|i| decls.iter().find(|d| d.name == i.name).ok_or_else(|| PipelineError::NoHostCrate(i.name.clone())))
+        .map(|i| {
+            decls
+                .iter()
+                .find(|d| d.name == i.name)
+                .ok_or_else(|| PipelineError::NoHostCrate(i.name.clone()))
+        })
         .collect::<Result<_, _>>()?;
     check_grants(&used, &granted)?;
 
     let ctx = Context::create();
-    let symbols = used.iter().map(|d| codegen::HostSymbol { symbol: d.symbol.clone(), fallible: d.fallible }).collect();
+    let symbols = used
+        .iter()
+        .map(|d| codegen::HostSymbol {
+            symbol: d.symbol.clone(),
+            fallible: d.fallible,
+        })
+        .collect();
     let mut options = CodegenOptions::closed_world(symbols, &req.target_cpu);
     options.granted_caps = granted;
     let emitted = codegen::emit_module(&ctx, source_name, &program.lowered.module, &options)?;
     clock.lap("code generation");
 
     let tools = LlvmTools::discover()?;
-    std::fs::create_dir_all(&req.build_dir).map_err(|source| PipelineError::Io { action: "could not create", path: req.build_dir.clone(), source })?;
+    std::fs::create_dir_all(&req.build_dir).map_err(|source| PipelineError::Io {
+        action: "could not create",
+        path: req.build_dir.clone(),
+        source,
+    })?;
     let work = tempfile::Builder::new()
         .prefix("cocompile-")
         .tempdir_in(&req.build_dir)
-        .map_err(|source| PipelineError::Io { action: "could not create a work directory in", path: req.build_dir.clone(), source })?;
+        .map_err(|source| PipelineError::Io {
+            action: "could not create a work directory in",
+            path: req.build_dir.clone(),
+            source,
+        })?;
     let app_bc = work.path().join("app.bc");
     if !emitted.module.write_bitcode_to_path(&app_bc) {
-        return Err(PipelineError::Io { action: "could not write", path: app_bc, source: std::io::Error::other("LLVM refused") });
+        return Err(PipelineError::Io {
+            action: "could not write",
+            path: app_bc,
+            source: std::io::Error::other("LLVM refused"),
+        });
     }
 
     let mut link_inputs = vec![app_bc];
@@ -234,7 +292,8 @@ fn cocompile_program(
         clock.lap("host crate to bitcode");
         let host_bc = work.path().join("host.bc");
         tools.link(&bitcode.modules, &host_bc)?;
-        check_host_symbols(&host_bc, decls, &host.manifest_path.display().to_string()).map_err(PipelineError::HostSymbols)?;
+        check_host_symbols(&host_bc, decls, &host.manifest_path.display().to_string())
+            .map_err(PipelineError::HostSymbols)?;
         link_inputs.push(host_bc);
         clock.lap("host link and check");
     }
@@ -269,11 +328,21 @@ fn cocompile_program(
     let mut dis = Command::new(&tools.llvm_dis);
     dis.arg(&optimized).arg("-o").arg(&optimized_ll);
     relon_bitcode::tools::run(dis)?;
-    let optimized_text = std::fs::read_to_string(&optimized_ll).map_err(|source| PipelineError::Io { action: "could not read", path: optimized_ll.clone(), source })?;
+    let optimized_text =
+        std::fs::read_to_string(&optimized_ll).map_err(|source| PipelineError::Io {
+            action: "could not read",
+            path: optimized_ll.clone(),
+            source,
+        })?;
     let inlining = inline_decisions(&emitted.host_call_sites, &remarks, &optimized_text);
 
-    let schema_json = |schema: &relon_abi::schema_canonical::Schema| serde_json::to_string(schema).unwrap_or_default();
-    let (main_schema, return_schema) = (schema_json(&program.lowered.main_schema), schema_json(&program.lowered.return_schema));
+    let schema_json = |schema: &relon_abi::schema_canonical::Schema| {
+        serde_json::to_string(schema).unwrap_or_default()
+    };
+    let (main_schema, return_schema) = (
+        schema_json(&program.lowered.main_schema),
+        schema_json(&program.lowered.return_schema),
+    );
     let binary = build_runner(&RunnerInput {
         build_dir: &req.build_dir,
         output: &req.output,
@@ -309,7 +378,12 @@ fn cocompile_program(
     }
     place_atomically(&binary, &req.output)?;
     clock.lap("write outputs");
-    Ok(CocompileOutcome { output: req.output.clone(), emitted: written, inlining, timings: clock.timings })
+    Ok(CocompileOutcome {
+        output: req.output.clone(),
+        emitted: written,
+        inlining,
+        timings: clock.timings,
+    })
 }
 
 fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path) -> Command {
@@ -327,7 +401,11 @@ fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path
 fn grant_bits(grants: &[String]) -> Result<BTreeSet<u32>, PipelineError> {
     grants
         .iter()
-        .map(|g| frontend::capability_from_name(g).map(|c| c.bit_index()).ok_or_else(|| PipelineError::UnknownGrant(g.clone())))
+        .map(|g| {
+            frontend::capability_from_name(g)
+                .map(|c| c.bit_index())
+                .ok_or_else(|| PipelineError::UnknownGrant(g.clone()))
+        })
         .collect()
 }
 
@@ -336,7 +414,10 @@ fn check_grants(used: &[&HostFnDecl], granted: &BTreeSet<u32>) -> Result<(), Pip
         if let Some(cap) = &decl.capability {
             let bit = frontend::capability_from_name(cap).map(|c| c.bit_index());
             if !bit.is_some_and(|b| granted.contains(&b)) {
-                return Err(PipelineError::CapabilityNotGranted { function: decl.name.clone(), capability: cap.clone() });
+                return Err(PipelineError::CapabilityNotGranted {
+                    function: decl.name.clone(),
+                    capability: cap.clone(),
+                });
             }
         }
     }
@@ -352,13 +433,28 @@ fn place_atomically(from: &Path, to: &Path) -> Result<(), PipelineError> {
     };
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| PipelineError::Io { action, path, source }
+        move |source| PipelineError::Io {
+            action,
+            path,
+            source,
+        }
     };
-    std::fs::create_dir_all(&parent).map_err(io("could not create the output directory", &parent))?;
-    let staged = tempfile::Builder::new().prefix(".relon-out-").tempfile_in(&parent).map_err(io("could not write into", &parent))?;
+    std::fs::create_dir_all(&parent)
+        .map_err(io("could not create the output directory", &parent))?;
+    let staged = tempfile::Builder::new()
+        .prefix(".relon-out-")
+        .tempfile_in(&parent)
+        .map_err(io("could not write into", &parent))?;
     std::fs::copy(from, staged.path()).map_err(io("could not write", staged.path()))?;
-    let permissions = std::fs::metadata(from).map_err(io("could not read", from))?.permissions();
-    std::fs::set_permissions(staged.path(), permissions).map_err(io("could not set permissions on", staged.path()))?;
-    staged.persist(to).map_err(|e| PipelineError::Io { action: "could not write", path: to.to_path_buf(), source: e.error })?;
+    let permissions = std::fs::metadata(from)
+        .map_err(io("could not read", from))?
+        .permissions();
+    std::fs::set_permissions(staged.path(), permissions)
+        .map_err(io("could not set permissions on", staged.path()))?;
+    staged.persist(to).map_err(|e| PipelineError::Io {
+        action: "could not write",
+        path: to.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }

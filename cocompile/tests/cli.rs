@@ -13,7 +13,11 @@ use object::{Endianness, elf};
 
 fn cocompile(source: &Path, host: Option<&Path>, output: &Path, extra: &[&str]) -> Output {
     let mut cmd = Command::new(common::compiler());
-    cmd.arg(source).arg("-o").arg(output).arg("--build-dir").arg(common::build_dir());
+    cmd.arg(source)
+        .arg("-o")
+        .arg(output)
+        .arg("--build-dir")
+        .arg(common::build_dir());
     if let Some(host) = host {
         cmd.arg("--host").arg(host);
     }
@@ -23,7 +27,10 @@ fn cocompile(source: &Path, host: Option<&Path>, output: &Path, extra: &[&str]) 
 
 fn example() -> (PathBuf, PathBuf) {
     let root = common::repo_root();
-    (root.join("examples/mix/app.relon"), root.join("examples/mix/hostfns"))
+    (
+        root.join("examples/mix/app.relon"),
+        root.join("examples/mix/hostfns"),
+    )
 }
 
 fn fixture(path: &str) -> PathBuf {
@@ -35,12 +42,26 @@ fn assert_static_elf(path: &Path) {
     let data = std::fs::read(path).unwrap();
     let file = ElfFile64::<Endianness>::parse(&*data).expect("an ELF64 file");
     let endian = file.endian();
-    assert_eq!(file.elf_header().e_type.get(endian), elf::ET_DYN, "static-pie is ET_DYN");
+    assert_eq!(
+        file.elf_header().e_type.get(endian),
+        elf::ET_DYN,
+        "static-pie is ET_DYN"
+    );
     for header in file.elf_program_headers() {
-        assert_ne!(header.p_type(endian), elf::PT_INTERP, "{} has a program interpreter", path.display());
+        assert_ne!(
+            header.p_type(endian),
+            elf::PT_INTERP,
+            "{} has a program interpreter",
+            path.display()
+        );
         if let Some(entries) = header.dynamic(endian, &*data).unwrap() {
             for entry in entries {
-                assert_ne!(entry.d_tag.get(endian), elf::DT_NEEDED as u64, "{} needs a shared library", path.display());
+                assert_ne!(
+                    entry.d_tag.get(endian),
+                    elf::DT_NEEDED as u64,
+                    "{} needs a shared library",
+                    path.display()
+                );
             }
         }
     }
@@ -51,11 +72,23 @@ fn example_is_a_static_executable_that_agrees_with_tree_walk_and_inlines_host_ca
     let (source, host) = example();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("mix");
-    let out = cocompile(&source, Some(&host), &output, &["--emit", "ll,bc,obj,asm", "--report"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cocompile(
+        &source,
+        Some(&host),
+        &output,
+        &["--emit", "ll,bc,obj,asm", "--report"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_static_elf(&output);
     for ext in ["ll", "bc", "o", "s"] {
-        assert!(dir.path().join(format!("mix.{ext}")).is_file(), "--emit wrote no .{ext}");
+        assert!(
+            dir.path().join(format!("mix.{ext}")).is_file(),
+            "--emit wrote no .{ext}"
+        );
     }
 
     // The optimized module calls no host function: they were inlined.
@@ -63,26 +96,43 @@ fn example_is_a_static_executable_that_agrees_with_tree_walk_and_inlines_host_ca
     let host_decls = relon_bitcode::read_host_crate(&host).unwrap().functions;
     for decl in &host_decls {
         let call = format!("@{}(", decl.symbol);
-        assert!(!ir.lines().any(|l| l.contains("call") && l.contains(&call)), "a call to {} remains:\n{ir}", decl.symbol);
+        assert!(
+            !ir.lines().any(|l| l.contains("call") && l.contains(&call)),
+            "a call to {} remains:\n{ir}",
+            decl.symbol
+        );
     }
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains("`mix`") && report.contains(": inlined"), "report:\n{report}");
+    assert!(
+        report.contains("`mix`") && report.contains(": inlined"),
+        "report:\n{report}"
+    );
     assert!(!report.contains("NOT inlined"), "report:\n{report}");
 
     // Same answers as tree-walk, which calls the same Rust host functions.
     let program = std::fs::read_to_string(&source).unwrap();
     for n in [0i64, 1, 1000, 100_000] {
-        let args: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&format!("{{\"n\": {n}}}")).unwrap();
-        let reference = common::tree_walk_with(&program, &args, &common::example_natives(), &host_decls);
-        let assert = Command::new(&output).arg(format!("{{\"n\": {n}}}")).assert().success();
-        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).trim().to_string();
+        let args: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&format!("{{\"n\": {n}}}")).unwrap();
+        let reference =
+            common::tree_walk_with(&program, &args, &common::example_natives(), &host_decls);
+        let assert = Command::new(&output)
+            .arg(format!("{{\"n\": {n}}}"))
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&assert.get_output().stdout)
+            .trim()
+            .to_string();
         match reference {
             common::Answer::Int(v) => assert_eq!(stdout, v.to_string(), "n = {n}"),
             other => panic!("tree-walk answered {other:?} for n = {n}"),
         }
     }
     // Arguments on standard input work too.
-    Command::new(&output).write_stdin("{\"n\": 10}").assert().success();
+    Command::new(&output)
+        .write_stdin("{\"n\": 10}")
+        .assert()
+        .success();
 }
 
 #[test]
@@ -91,23 +141,46 @@ fn the_same_inputs_give_a_byte_identical_executable() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("mix");
     let first = cocompile(&source, Some(&host), &output, &[]);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let bytes = std::fs::read(&output).unwrap();
     let second = cocompile(&source, Some(&host), &output, &[]);
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
-    assert!(bytes == std::fs::read(&output).unwrap(), "the second build differs from the first");
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(
+        bytes == std::fs::read(&output).unwrap(),
+        "the second build differs from the first"
+    );
 }
 
 /// A failed build exits non-zero, says `needles` on stderr, and leaves no output.
 fn assert_clean_failure(out: &Output, output: &Path, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the build succeeded; stderr:\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "the build succeeded; stderr:\n{stderr}"
+    );
     for needle in needles {
-        assert!(stderr.contains(needle), "stderr lacks {needle:?}:\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
     }
     assert!(!output.exists(), "a failed build left {}", output.display());
-    let leftovers: Vec<_> = std::fs::read_dir(output.parent().unwrap()).unwrap().flatten().collect();
-    assert!(leftovers.is_empty(), "a failed build left files: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(output.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "a failed build left files: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -115,38 +188,84 @@ fn a_source_that_does_not_parse_gets_a_diagnostic_with_its_span() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
     let out = cocompile(&fixture("programs/parse_error.relon"), None, &output, &[]);
-    assert_clean_failure(&out, &output, &["parse_error.relon does not parse", "parse_error.relon:"]);
+    assert_clean_failure(
+        &out,
+        &output,
+        &["parse_error.relon does not parse", "parse_error.relon:"],
+    );
 }
 
 #[test]
 fn a_call_to_an_undeclared_function_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/unknown_fn.relon"), Some(&example().1), &output, &[]);
-    assert_clean_failure(&out, &output, &["unknown_fn.relon: `nowhere_to_be_found` is neither a Relon function nor a declared host function"]);
+    let out = cocompile(
+        &fixture("programs/unknown_fn.relon"),
+        Some(&example().1),
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "unknown_fn.relon: `nowhere_to_be_found` is neither a Relon function nor a declared host function",
+        ],
+    );
 }
 
 #[test]
 fn a_declared_but_undefined_host_function_is_named_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/undefined_symbol")), &output, &[]);
-    assert_clean_failure(&out, &output, &["host function `mix`", "defines no `mix`", "pub extern \"C\" fn mix(a0: i64, a1: i64) -> i64"]);
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&fixture("hosts/undefined_symbol")),
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "host function `mix`",
+            "defines no `mix`",
+            "pub extern \"C\" fn mix(a0: i64, a1: i64) -> i64",
+        ],
+    );
 }
 
 #[test]
 fn a_host_signature_mismatch_names_the_function_and_both_types() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/bad_signature")), &output, &[]);
-    assert_clean_failure(&out, &output, &["host function `mix`", "declared as `i64 (i64, i64)`", "defines it as `double (i64)`"]);
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&fixture("hosts/bad_signature")),
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "host function `mix`",
+            "declared as `i64 (i64, i64)`",
+            "defines it as `double (i64)`",
+        ],
+    );
 }
 
 #[test]
 fn a_host_crate_that_does_not_build_shows_cargos_message() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/broken")), &output, &[]);
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&fixture("hosts/broken")),
+        &output,
+        &[],
+    );
     assert_clean_failure(&out, &output, &["does not build", "undefined_variable"]);
 }
 
@@ -154,7 +273,12 @@ fn a_host_crate_that_does_not_build_shows_cargos_message() {
 fn a_missing_host_crate_says_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&dir.path().join("nothing-here")), &output, &[]);
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&dir.path().join("nothing-here")),
+        &output,
+        &[],
+    );
     assert_clean_failure(&out, &output, &["no host crate at", "nothing-here"]);
 }
 
@@ -164,9 +288,25 @@ fn a_gated_host_function_needs_an_explicit_grant() {
     let output = dir.path().join("app");
     let host = common::test_host_dir();
     let out = cocompile(&fixture("programs/gated.relon"), Some(&host), &output, &[]);
-    assert_clean_failure(&out, &output, &["host function `clock_skew` needs capability `reads_clock`", "--grant reads_clock"]);
-    let out = cocompile(&fixture("programs/gated.relon"), Some(&host), &output, &["--grant", "reads_clock"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "host function `clock_skew` needs capability `reads_clock`",
+            "--grant reads_clock",
+        ],
+    );
+    let out = cocompile(
+        &fixture("programs/gated.relon"),
+        Some(&host),
+        &output,
+        &["--grant", "reads_clock"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -175,21 +315,42 @@ fn an_unwritable_output_path_fails_cleanly() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "not a directory").unwrap();
     let output = blocker.join("app");
-    let out = cocompile(&common::corpus_dir().join("no_params.relon"), None, &output, &[]);
+    let out = cocompile(
+        &common::corpus_dir().join("no_params.relon"),
+        None,
+        &output,
+        &[],
+    );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("output directory"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("output directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("args");
-    let out = cocompile(&common::corpus_dir().join("mixed_int_float.relon"), None, &output, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cocompile(
+        &common::corpus_dir().join("mixed_int_float.relon"),
+        None,
+        &output,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cases = [
         ("{\"x\": 1.0", "not valid JSON"),
         ("{\"x\": 1.0}", "missing argument `n`"),
-        ("{\"x\": 1.0, \"n\": 1, \"z\": 2}", "unexpected argument `z`"),
+        (
+            "{\"x\": 1.0, \"n\": 1, \"z\": 2}",
+            "unexpected argument `z`",
+        ),
         ("{\"x\": true, \"n\": 1}", "argument `x`"),
         ("{\"x\": 1.0, \"n\": 9223372036854775808}", "argument `n`"),
         ("[1]", "must be a JSON object"),
@@ -198,7 +359,10 @@ fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
         let assert = Command::new(&output).arg(args).assert().code(2);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
         assert!(stderr.contains(needle), "{args}: {stderr}");
-        assert!(assert.get_output().stdout.is_empty(), "{args}: printed a result");
+        assert!(
+            assert.get_output().stdout.is_empty(),
+            "{args}: printed a result"
+        );
     }
 }
 
@@ -216,16 +380,27 @@ fn concurrent_builds_of_different_programs_keep_their_own_code() {
             let output = dir.path().join(name);
             std::thread::spawn(move || {
                 let out = cocompile(&source, None, &output, &[]);
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 output
             })
         })
         .collect();
     for (name, build) in programs.iter().zip(builds) {
         let output = build.join().unwrap();
-        let program = common::load_corpus(&common::corpus_dir()).into_iter().find(|p| p.name == *name).unwrap();
+        let program = common::load_corpus(&common::corpus_dir())
+            .into_iter()
+            .find(|p| p.name == *name)
+            .unwrap();
         for args in &program.runs {
-            assert_eq!(common::run_binary(&output, args), common::tree_walk(&program.source, args), "{name} {args:?}");
+            assert_eq!(
+                common::run_binary(&output, args),
+                common::tree_walk(&program.source, args),
+                "{name} {args:?}"
+            );
         }
     }
 }
@@ -234,29 +409,78 @@ fn concurrent_builds_of_different_programs_keep_their_own_code() {
 fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("down");
-    let out = cocompile(&common::corpus_dir().join("deep_recursion.relon"), None, &output, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    Command::new(&output).arg("{\"n\": 100000}").assert().success().stdout("100000\n");
-    let deep = Command::new(&output).arg("{\"n\": 10000000}").assert().code(1);
+    let out = cocompile(
+        &common::corpus_dir().join("deep_recursion.relon"),
+        None,
+        &output,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Command::new(&output)
+        .arg("{\"n\": 100000}")
+        .assert()
+        .success()
+        .stdout("100000\n");
+    let deep = Command::new(&output)
+        .arg("{\"n\": 10000000}")
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&deep.get_output().stderr).to_string();
-    assert!(stderr.starts_with("error: RecursionLimitExceeded"), "{stderr}");
-    Command::new(&output).args(["--max-depth", "10", "{\"n\": 11}"]).assert().code(1);
-    Command::new(&output).args(["--max-depth", "10", "{\"n\": 9}"]).assert().success().stdout("9\n");
-    let starved = Command::new(&output).args(["--fuel", "50", "{\"n\": 100}"]).assert().code(1);
-    assert!(String::from_utf8_lossy(&starved.get_output().stderr).starts_with("error: StepLimitExceeded"));
+    assert!(
+        stderr.starts_with("error: RecursionLimitExceeded"),
+        "{stderr}"
+    );
+    Command::new(&output)
+        .args(["--max-depth", "10", "{\"n\": 11}"])
+        .assert()
+        .code(1);
+    Command::new(&output)
+        .args(["--max-depth", "10", "{\"n\": 9}"])
+        .assert()
+        .success()
+        .stdout("9\n");
+    let starved = Command::new(&output)
+        .args(["--fuel", "50", "{\"n\": 100}"])
+        .assert()
+        .code(1);
+    assert!(
+        String::from_utf8_lossy(&starved.get_output().stderr)
+            .starts_with("error: StepLimitExceeded")
+    );
 }
 
 #[test]
 fn malformed_host_metadata_names_the_function_and_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/calls_mix.relon"), Some(&fixture("hosts/bad_metadata")), &output, &[]);
-    assert_clean_failure(&out, &output, &["[package.metadata.relon.functions.mix]", "params[1]", "unsupported type `Str`"]);
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&fixture("hosts/bad_metadata")),
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "[package.metadata.relon.functions.mix]",
+            "params[1]",
+            "unsupported type `Str`",
+        ],
+    );
 }
 
 fn cocompile_with_llvm_bin(bin: &Path, output: &Path) -> Output {
     let mut cmd = Command::new(common::compiler());
-    cmd.arg(common::corpus_dir().join("no_params.relon")).arg("-o").arg(output).arg("--build-dir").arg(common::build_dir());
+    cmd.arg(common::corpus_dir().join("no_params.relon"))
+        .arg("-o")
+        .arg(output)
+        .arg("--build-dir")
+        .arg(common::build_dir());
     cmd.env("RELON_LLVM_BIN", bin);
     cmd.output().unwrap()
 }
@@ -270,39 +494,85 @@ fn missing_or_wrong_llvm_tools_say_what_to_install() {
     std::fs::create_dir(&out_dir).unwrap();
     let output = out_dir.join("app");
     let out = cocompile_with_llvm_bin(&empty, &output);
-    assert_clean_failure(&out, &output, &["`llvm-link` (LLVM 22) not found", "apt-get install -y llvm-22"]);
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "`llvm-link` (LLVM 22) not found",
+            "apt-get install -y llvm-22",
+        ],
+    );
 
     let old = dir.path().join("old-bin");
     std::fs::create_dir(&old).unwrap();
     for tool in ["llvm-link", "opt", "llc", "llvm-dis"] {
         let path = old.join(tool);
-        std::fs::write(&path, "#!/bin/sh\necho 'LLVM (http://llvm.org/):'\necho '  LLVM version 18.1.3'\n").unwrap();
+        std::fs::write(
+            &path,
+            "#!/bin/sh\necho 'LLVM (http://llvm.org/):'\necho '  LLVM version 18.1.3'\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out = cocompile_with_llvm_bin(&old, &output);
-    assert_clean_failure(&out, &output, &["is LLVM 18.1.3, but this toolchain needs LLVM 22", "install llvm-22"]);
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "is LLVM 18.1.3, but this toolchain needs LLVM 22",
+            "install llvm-22",
+        ],
+    );
 }
 
 #[test]
 fn a_panicking_host_function_ends_the_run_with_the_host_fault_code() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("explode");
-    let out = cocompile(&fixture("programs/explode.relon"), Some(&common::test_host_dir()), &output, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    Command::new(&output).arg("{\"n\": 4}").assert().success().stdout("9\n");
+    let out = cocompile(
+        &fixture("programs/explode.relon"),
+        Some(&common::test_host_dir()),
+        &output,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Command::new(&output)
+        .arg("{\"n\": 4}")
+        .assert()
+        .success()
+        .stdout("9\n");
     let fault = Command::new(&output).arg("{\"n\": -1}").assert().code(3);
     let stderr = String::from_utf8_lossy(&fault.get_output().stderr).to_string();
-    assert!(stderr.contains("HostFault") && stderr.contains("explode called with -1"), "{stderr}");
-    assert!(fault.get_output().stdout.is_empty(), "a faulted run printed a result");
+    assert!(
+        stderr.contains("HostFault") && stderr.contains("explode called with -1"),
+        "{stderr}"
+    );
+    assert!(
+        fault.get_output().stdout.is_empty(),
+        "a faulted run printed a result"
+    );
 }
 
 #[test]
 fn oversized_input_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("args");
-    let out = cocompile(&common::corpus_dir().join("add_int.relon"), None, &output, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cocompile(
+        &common::corpus_dir().join("add_int.relon"),
+        None,
+        &output,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let padding = " ".repeat(17 << 20);
     let input = format!("{{\"a\": 1,{padding} \"b\": 2}}");
     let run = Command::new(&output).write_stdin(input).assert().code(2);
@@ -313,7 +583,12 @@ fn oversized_input_is_bad_input() {
 fn helpers_calling_each_other_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/mutual_recursion.relon"), None, &output, &[]);
+    let out = cocompile(
+        &fixture("programs/mutual_recursion.relon"),
+        None,
+        &output,
+        &[],
+    );
     assert_clean_failure(&out, &output, &["the helper `is_odd`", "mutual recursion"]);
 }
 
@@ -321,12 +596,29 @@ fn helpers_calling_each_other_are_refused_with_the_reason() {
 fn a_fallible_host_function_reports_its_failure_as_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("root");
-    let out = cocompile(&fixture("programs/checked_root.relon"), Some(&fixture("hosts/fallible")), &output, &["--report"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cocompile(
+        &fixture("programs/checked_root.relon"),
+        Some(&fixture("hosts/fallible")),
+        &output,
+        &["--report"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The report names the site either way (this one formats its message,
     // which LLVM finds too costly to inline).
-    assert!(String::from_utf8_lossy(&out.stdout).contains("`checked_root`"), "{}", String::from_utf8_lossy(&out.stdout));
-    Command::new(&output).arg("{\"x\": 16.0}").assert().success().stdout("8.0\n");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("`checked_root`"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Command::new(&output)
+        .arg("{\"x\": 16.0}")
+        .assert()
+        .success()
+        .stdout("8.0\n");
     let failed = Command::new(&output).arg("{\"x\": -4.0}").assert().code(1);
     let stderr = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
     assert!(

@@ -37,6 +37,13 @@ fn main() -> ExitCode {
     }
     let refused = report.count(common::Verdict::Refused);
     let failed = report.mismatches.len() + if own_corpus { refused } else { 0 };
-    println!("conformance: {} passed, {failed} failed", report.runs * common::BACKENDS.len() - report.mismatches.len());
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    println!(
+        "conformance: {} passed, {failed} failed",
+        report.runs * common::BACKENDS.len() - report.mismatches.len()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -21,14 +21,41 @@ use std::time::Instant;
 
 use common::Answer;
 
-
 /// Edge-heavy Int literals, as source text (Relon has no unary minus).
 const INT_LITERALS: &[&str] = &[
-    "0", "1", "2", "3", "7", "10", "13", "100", "1000", "65536", "2147483647", "2147483648", "4294967296",
-    "9007199254740993", "3037000499", "9223372036854775807", "(0 - 1)", "(0 - 7)", "(0 - 9223372036854775807)",
+    "0",
+    "1",
+    "2",
+    "3",
+    "7",
+    "10",
+    "13",
+    "100",
+    "1000",
+    "65536",
+    "2147483647",
+    "2147483648",
+    "4294967296",
+    "9007199254740993",
+    "3037000499",
+    "9223372036854775807",
+    "(0 - 1)",
+    "(0 - 7)",
+    "(0 - 9223372036854775807)",
     "(0 - 9223372036854775807 - 1)",
 ];
-const FLOAT_LITERALS: &[&str] = &["0.0", "1.0", "0.5", "1.5", "0.1", "3.25", "1e300", "1e-300", "(0.0 - 2.5)", "(0.0 - 0.0)"];
+const FLOAT_LITERALS: &[&str] = &[
+    "0.0",
+    "1.0",
+    "0.5",
+    "1.5",
+    "0.1",
+    "3.25",
+    "1e300",
+    "1e-300",
+    "(0.0 - 2.5)",
+    "(0.0 - 0.0)",
+];
 
 struct Gen {
     rng: fastrand::Rng,
@@ -50,7 +77,12 @@ impl Gen {
         let leaf = depth == 0 || self.rng.u8(..10) < 3;
         if leaf {
             let mut vars: Vec<String> = vec!["a".into(), "b".into()];
-            vars.extend(self.lets.iter().filter(|(_, t)| *t == 'i').map(|(n, _)| n.clone()));
+            vars.extend(
+                self.lets
+                    .iter()
+                    .filter(|(_, t)| *t == 'i')
+                    .map(|(n, _)| n.clone()),
+            );
             vars.extend(self.in_lambda.iter().cloned());
             return match self.rng.u8(..3) {
                 0 => self.pick(INT_LITERALS).to_string(),
@@ -68,7 +100,11 @@ impl Gen {
                 // min/max order their operands like `<` (through f64 in
                 // tree-walk), so their operands stay small too.
                 let f = self.pick(&["abs", "min", "max"]);
-                if f == "abs" { format!("abs({})", self.int(d)) } else { format!("{f}({}, {})", self.small_int(d), self.small_int(d)) }
+                if f == "abs" {
+                    format!("abs({})", self.int(d))
+                } else {
+                    format!("{f}({}, {})", self.small_int(d), self.small_int(d))
+                }
             }
             6 => format!("mix({}, {})", self.int(d), self.int(d)),
             7 if self.in_lambda.is_empty() && !self.plain => {
@@ -114,7 +150,12 @@ impl Gen {
             }
             4 => format!("({} ? {} : {})", self.bool(d), self.float(d), self.float(d)),
             5 => format!("({} * {})", self.float(d), self.small_int(d)),
-            6 => format!("lerp({}, {}, {})", self.float(d), self.float(d), self.float(d)),
+            6 => format!(
+                "lerp({}, {}, {})",
+                self.float(d),
+                self.float(d),
+                self.float(d)
+            ),
             _ => format!("({} + {})", self.float(d), self.pick(FLOAT_LITERALS)),
         }
     }
@@ -122,7 +163,12 @@ impl Gen {
     fn bool(&mut self, depth: u32) -> String {
         if depth == 0 || self.rng.u8(..10) < 2 {
             let mut vars: Vec<String> = vec!["c".into()];
-            vars.extend(self.lets.iter().filter(|(_, t)| *t == 'b').map(|(n, _)| n.clone()));
+            vars.extend(
+                self.lets
+                    .iter()
+                    .filter(|(_, t)| *t == 'b')
+                    .map(|(n, _)| n.clone()),
+            );
             return match self.rng.u8(..4) {
                 0 => "true".into(),
                 1 => "false".into(),
@@ -193,7 +239,9 @@ impl Gen {
                     match g.rng.u8(..4) {
                         0 => serde_json::json!(g.rng.i64(..)),
                         1 => serde_json::json!(g.rng.i64(-20..20)),
-                        2 => serde_json::json!([i64::MAX, i64::MIN, 0, -1, 1 << 32][g.rng.usize(..5)]),
+                        2 => serde_json::json!(
+                            [i64::MAX, i64::MIN, 0, -1, 1 << 32][g.rng.usize(..5)]
+                        ),
                         _ => serde_json::json!(g.rng.i64(-100_000..100_000)),
                     }
                 };
@@ -229,16 +277,32 @@ enum Outcome {
 }
 
 /// The first failing program: index, source, what differed, its runs.
-type Failure = (usize, String, String, Vec<serde_json::Map<String, serde_json::Value>>);
+type Failure = (
+    usize,
+    String,
+    String,
+    Vec<serde_json::Map<String, serde_json::Value>>,
+);
 
 /// Program `index` of the run seeded `seed` (independent of the thread
 /// that checks it, so a seed names the same programs whatever the cores).
 fn program(seed: u64, index: usize) -> (String, Vec<serde_json::Map<String, serde_json::Value>>) {
     let rng = fastrand::Rng::with_seed(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    Gen { rng, lets: Vec::new(), helpers: Vec::new(), in_lambda: Vec::new(), plain: false }.program()
+    Gen {
+        rng,
+        lets: Vec::new(),
+        helpers: Vec::new(),
+        in_lambda: Vec::new(),
+        plain: false,
+    }
+    .program()
 }
 
-fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], binary: Option<PathBuf>) -> Outcome {
+fn check(
+    source: &str,
+    arg_sets: &[serde_json::Map<String, serde_json::Value>],
+    binary: Option<PathBuf>,
+) -> Outcome {
     let jit = match common::jit_typed(source) {
         Ok(jit) => jit,
         Err(relon_cocompile::jit::JitError::Source(error)) => {
@@ -251,7 +315,9 @@ fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], 
         }
         // The generator only writes well-typed programs in the compiled
         // slice: a refusal is a failure too.
-        Err(reason) => return Outcome::Failed(format!("JIT refused: {reason:?}"), arg_sets.to_vec()),
+        Err(reason) => {
+            return Outcome::Failed(format!("JIT refused: {reason:?}"), arg_sets.to_vec());
+        }
     };
     let binary = match binary {
         Some(path) => {
@@ -259,7 +325,9 @@ fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], 
             std::fs::write(&source_path, source).expect("write program");
             match common::cocompile(&source_path, &path) {
                 Ok(_) => Some(path),
-                Err(reason) => return Outcome::Failed(format!("binary refused: {reason}"), arg_sets.to_vec()),
+                Err(reason) => {
+                    return Outcome::Failed(format!("binary refused: {reason}"), arg_sets.to_vec());
+                }
             }
         }
         None => None,
@@ -271,16 +339,23 @@ fn check(source: &str, arg_sets: &[serde_json::Map<String, serde_json::Value>], 
         runs += 1;
         let values = common::arguments(schema.as_ref(), args);
         let reference = common::tree_walk_values(source, values.clone(), &natives, &decls);
-        let agrees = |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
+        let agrees =
+            |answer: &Answer| matches!(reference, Answer::ReferenceCrashed) || reference == *answer;
         let jitted = common::run_jit(&jit, values);
         if !agrees(&jitted) {
-            return Outcome::Failed(format!("tree-walk {reference:?}, jit {jitted:?}"), vec![args.clone()]);
+            return Outcome::Failed(
+                format!("tree-walk {reference:?}, jit {jitted:?}"),
+                vec![args.clone()],
+            );
         }
         if let Some(path) = &binary {
             binary_runs += 1;
             let compiled = common::run_binary(path, args);
             if !agrees(&compiled) {
-                return Outcome::Failed(format!("tree-walk {reference:?}, binary {compiled:?}"), vec![args.clone()]);
+                return Outcome::Failed(
+                    format!("tree-walk {reference:?}, binary {compiled:?}"),
+                    vec![args.clone()],
+                );
             }
         }
     }
@@ -319,9 +394,13 @@ fn main() -> ExitCode {
                         break;
                     }
                     let (source, arg_sets) = program(seed, index);
-                    let binary = (binary_every > 0 && index.is_multiple_of(binary_every)).then(|| binaries.path().join(format!("p{index}")));
+                    let binary = (binary_every > 0 && index.is_multiple_of(binary_every))
+                        .then(|| binaries.path().join(format!("p{index}")));
                     if index > 0 && index.is_multiple_of(5000) {
-                        println!("fuzz: program {index} reached, no mismatch so far, {:.0} s", start.elapsed().as_secs_f64());
+                        println!(
+                            "fuzz: program {index} reached, no mismatch so far, {:.0} s",
+                            start.elapsed().as_secs_f64()
+                        );
                     }
                     match check(&source, &arg_sets, binary) {
                         Outcome::Agreed(runs, binary_runs) => {
@@ -352,7 +431,9 @@ fn main() -> ExitCode {
         start.elapsed().as_secs_f64()
     );
     if front_end_rejected * 4 > programs {
-        println!("fuzz: the analyzer rejected more than a quarter of the programs: the generator has drifted from the language");
+        println!(
+            "fuzz: the analyzer rejected more than a quarter of the programs: the generator has drifted from the language"
+        );
         println!("fuzz: {runs} passed, 1 failed");
         return ExitCode::FAILURE;
     }
@@ -360,14 +441,29 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn report_failure(out: &std::path::Path, index: usize, source: &str, args: &[serde_json::Map<String, serde_json::Value>], what: &str) -> ExitCode {
+fn report_failure(
+    out: &std::path::Path,
+    index: usize,
+    source: &str,
+    args: &[serde_json::Map<String, serde_json::Value>],
+    what: &str,
+) -> ExitCode {
     let _ = std::fs::create_dir_all(out);
     let name = format!("fuzz_{index}");
     let _ = std::fs::write(out.join(format!("{name}.relon")), source);
-    let runs: Vec<serde_json::Value> = args.iter().map(|a| serde_json::Value::Object(a.clone())).collect();
-    let _ = std::fs::write(out.join(format!("{name}.args.json")), serde_json::Value::Array(runs).to_string());
+    let runs: Vec<serde_json::Value> = args
+        .iter()
+        .map(|a| serde_json::Value::Object(a.clone()))
+        .collect();
+    let _ = std::fs::write(
+        out.join(format!("{name}.args.json")),
+        serde_json::Value::Array(runs).to_string(),
+    );
     println!("fuzz: program {index} fails: {what}\n{source}");
-    println!("fuzz: reproduce with `cargo xtask conformance --corpus {}`", out.display());
+    println!(
+        "fuzz: reproduce with `cargo xtask conformance --corpus {}`",
+        out.display()
+    );
     println!("fuzz: 0 passed, 1 failed");
     ExitCode::FAILURE
 }

@@ -15,13 +15,20 @@ use relon_runtime_contract::ScalarType;
 struct Closure<F>(F);
 
 impl<F: Fn(&[Value]) -> Result<Value, RuntimeError> + Send + Sync> RelonFunction for Closure<F> {
-    fn call(&self, args: NativeArgs, _range: relon_parser::TokenRange) -> Result<Value, RuntimeError> {
+    fn call(
+        &self,
+        args: NativeArgs,
+        _range: relon_parser::TokenRange,
+    ) -> Result<Value, RuntimeError> {
         (self.0)(&args.positional)
     }
 }
 
 fn args(pairs: &[(&str, Value)]) -> HashMap<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn kind(result: &Result<Value, RuntimeError>) -> String {
@@ -45,13 +52,18 @@ fn a_registered_closure_is_called_and_its_result_used() {
             seen.fetch_add(1, Ordering::SeqCst);
             match a {
                 [Value::Int(i)] => Ok(Value::Int(i * 3)),
-                other => Err(RuntimeError::Unsupported { reason: format!("{other:?}") }),
+                other => Err(RuntimeError::Unsupported {
+                    reason: format!("{other:?}"),
+                }),
             }
         })),
     );
     let program = "#main(Int n) -> Int\nrange(n).reduce(0, (acc, i) => acc + triple(i))";
     let jit = LlvmAotEvaluator::from_source(program, &host, SandboxConfig::default()).unwrap();
-    assert_eq!(jit.run_main(args(&[("n", Value::Int(10))])).unwrap(), Value::Int(3 * 45));
+    assert_eq!(
+        jit.run_main(args(&[("n", Value::Int(10))])).unwrap(),
+        Value::Int(3 * 45)
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 10);
 }
 
@@ -81,19 +93,31 @@ fn a_capability_not_granted_is_the_error_tree_walk_gives() {
     let ast = relon_parser::parse_document(program).unwrap();
     let options = relon_cocompile::frontend::analyze_options(&host.decls()).unwrap();
     let analyzed = Arc::new(relon_analyzer::analyze_with_options(&ast, &options));
-    let mut ctx = relon_eval_api::Context::new().with_root(ast).with_analyzed(analyzed);
+    let mut ctx = relon_eval_api::Context::new()
+        .with_root(ast)
+        .with_analyzed(analyzed);
     let mut gate = relon_analyzer::NativeFnGate::default();
     gate.require(relon_cap::CapabilityBit::ReadsClock);
-    ctx.register_fn("stamp", gate, Arc::new(Closure(|_: &[Value]| Ok(Value::Int(0)))));
+    ctx.register_fn(
+        "stamp",
+        gate,
+        Arc::new(Closure(|_: &[Value]| Ok(Value::Int(0)))),
+    );
     relon_evaluator::TreeWalkEvaluator::prepare_in_place(&mut ctx);
     let tree_walk = relon_evaluator::TreeWalkEvaluator::new(Arc::new(ctx));
     let reference = Evaluator::run_main(&tree_walk, args(&[("n", Value::Int(4))]));
     assert_eq!(kind(&jit_result), "CapabilityDenied");
     assert_eq!(kind(&jit_result), kind(&reference));
 
-    let config = SandboxConfig { capabilities: ["reads_clock".to_string()].into(), ..Default::default() };
+    let config = SandboxConfig {
+        capabilities: ["reads_clock".to_string()].into(),
+        ..Default::default()
+    };
     let granted = LlvmAotEvaluator::from_source(program, &host, config).unwrap();
-    assert_eq!(granted.run_main(args(&[("n", Value::Int(4))])).unwrap(), Value::Int(10));
+    assert_eq!(
+        granted.run_main(args(&[("n", Value::Int(4))])).unwrap(),
+        Value::Int(10)
+    );
 }
 
 #[test]
@@ -106,13 +130,27 @@ fn a_host_error_reaches_the_caller_unchanged() {
         None,
         Arc::new(Closure(|a: &[Value]| match a {
             [Value::Float(f)] if f.0 != 0.0 => Ok(Value::Float((1.0 / f.0).into())),
-            _ => Err(RuntimeError::ValidationError("zero has no inverse".into(), Default::default())),
+            _ => Err(RuntimeError::ValidationError(
+                "zero has no inverse".into(),
+                Default::default(),
+            )),
         })),
     );
-    let jit = LlvmAotEvaluator::from_source("#main(Float x) -> Float\nchecked_inverse(x)", &host, SandboxConfig::default()).unwrap();
-    assert_eq!(jit.run_main(args(&[("x", Value::Float(4.0.into()))])).unwrap(), Value::Float(0.25.into()));
+    let jit = LlvmAotEvaluator::from_source(
+        "#main(Float x) -> Float\nchecked_inverse(x)",
+        &host,
+        SandboxConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        jit.run_main(args(&[("x", Value::Float(4.0.into()))]))
+            .unwrap(),
+        Value::Float(0.25.into())
+    );
     match jit.run_main(args(&[("x", Value::Float(0.0.into()))])) {
-        Err(RuntimeError::ValidationError(message, _)) => assert_eq!(message, "zero has no inverse"),
+        Err(RuntimeError::ValidationError(message, _)) => {
+            assert_eq!(message, "zero has no inverse")
+        }
         other => panic!("expected the host's ValidationError, got {other:?}"),
     }
 }
@@ -123,7 +161,11 @@ fn main_arguments_are_checked_like_tree_walk_checks_them() {
     let jit = common::jit(source).unwrap();
     let cases = [
         args(&[("n", Value::Int(2))]),
-        args(&[("n", Value::Int(2)), ("x", Value::Float(1.5.into())), ("extra", Value::Int(0))]),
+        args(&[
+            ("n", Value::Int(2)),
+            ("x", Value::Float(1.5.into())),
+            ("extra", Value::Int(0)),
+        ]),
         args(&[("n", Value::Bool(true)), ("x", Value::Float(1.5.into()))]),
     ];
     for case in cases {
@@ -152,18 +194,46 @@ const DOWN: &str = "#main(Int n) -> Int\ndown(n) where {\n  down: (Int k) -> Int
 #[test]
 fn recursion_to_depth_100_000_returns_its_value_and_runaway_recursion_is_a_typed_error() {
     let jit = common::jit(DOWN).unwrap();
-    assert_eq!(jit.run_main(args(&[("n", Value::Int(100_000))])).unwrap(), Value::Int(100_000));
-    assert_eq!(kind(&jit.run_main(args(&[("n", Value::Int(10_000_000))]))), "RecursionLimitExceeded");
-    let shallow = LlvmAotEvaluator::from_source(DOWN, &HostFnRegistry::new(), SandboxConfig { max_depth: 50, ..Default::default() }).unwrap();
-    assert_eq!(shallow.run_main(args(&[("n", Value::Int(49))])).unwrap(), Value::Int(49));
-    assert_eq!(kind(&shallow.run_main(args(&[("n", Value::Int(51))]))), "RecursionLimitExceeded");
+    assert_eq!(
+        jit.run_main(args(&[("n", Value::Int(100_000))])).unwrap(),
+        Value::Int(100_000)
+    );
+    assert_eq!(
+        kind(&jit.run_main(args(&[("n", Value::Int(10_000_000))]))),
+        "RecursionLimitExceeded"
+    );
+    let shallow = LlvmAotEvaluator::from_source(
+        DOWN,
+        &HostFnRegistry::new(),
+        SandboxConfig {
+            max_depth: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        shallow.run_main(args(&[("n", Value::Int(49))])).unwrap(),
+        Value::Int(49)
+    );
+    assert_eq!(
+        kind(&shallow.run_main(args(&[("n", Value::Int(51))]))),
+        "RecursionLimitExceeded"
+    );
 }
 
 #[test]
 fn fuel_stops_a_long_run_deterministically() {
     let source = "#main(Int n) -> Int\nrange(n).reduce(0, (acc, i) => acc + i)";
     let run = |fuel| {
-        let jit = LlvmAotEvaluator::from_source(source, &HostFnRegistry::new(), SandboxConfig { fuel: Some(fuel), ..Default::default() }).unwrap();
+        let jit = LlvmAotEvaluator::from_source(
+            source,
+            &HostFnRegistry::new(),
+            SandboxConfig {
+                fuel: Some(fuel),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         jit.run_main(args(&[("n", Value::Int(1000))]))
     };
     assert_eq!(kind(&run(100)), "StepLimitExceeded");
@@ -172,7 +242,11 @@ fn fuel_stops_a_long_run_deterministically() {
     let (mut low, mut high) = (100u64, 10_000u64);
     while high - low > 1 {
         let mid = (low + high) / 2;
-        if run(mid).is_ok() { high = mid } else { low = mid }
+        if run(mid).is_ok() {
+            high = mid
+        } else {
+            low = mid
+        }
     }
     let boundary = high;
     for _ in 0..3 {
@@ -184,7 +258,10 @@ fn fuel_stops_a_long_run_deterministically() {
 #[test]
 fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
     use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp};
-    let op = |op| TaggedOp { op, range: Default::default() };
+    let op = |op| TaggedOp {
+        op,
+        range: Default::default(),
+    };
     // (a, b) -> a * b + 1, checked.
     let entry = Func {
         name: "kernel".into(),
@@ -200,12 +277,24 @@ fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
         ],
         range: Default::default(),
     };
-    let module = Module { imports: Vec::new(), funcs: vec![entry], entry_func_index: Some(0), closure_table: Vec::new() };
+    let module = Module {
+        imports: Vec::new(),
+        funcs: vec![entry],
+        entry_func_index: Some(0),
+        closure_table: Vec::new(),
+    };
     let jit = LlvmAotEvaluator::from_ir_direct(&module, SandboxConfig::default()).unwrap();
     assert_eq!(jit.call_i64(&[6, 7]).unwrap(), 43);
     assert_eq!(jit.call_i64(&[-3, 5]).unwrap(), -14);
-    assert!(matches!(jit.call_i64(&[i64::MAX, 2]), Err(RuntimeError::NumericOverflow(_))));
-    assert_eq!(jit.run_main(args(&[("arg0", Value::Int(2)), ("arg1", Value::Int(3))])).unwrap(), Value::Int(7));
+    assert!(matches!(
+        jit.call_i64(&[i64::MAX, 2]),
+        Err(RuntimeError::NumericOverflow(_))
+    ));
+    assert_eq!(
+        jit.run_main(args(&[("arg0", Value::Int(2)), ("arg1", Value::Int(3))]))
+            .unwrap(),
+        Value::Int(7)
+    );
 }
 
 #[test]
@@ -221,10 +310,21 @@ fn a_panicking_host_function_is_a_typed_error_in_the_jit() {
             _ => panic!("explode called with a negative number"),
         })),
     );
-    let jit = LlvmAotEvaluator::from_source("#main(Int n) -> Int\nexplode(n) + 1", &host, SandboxConfig::default()).unwrap();
-    assert_eq!(jit.run_main(args(&[("n", Value::Int(4))])).unwrap(), Value::Int(9));
+    let jit = LlvmAotEvaluator::from_source(
+        "#main(Int n) -> Int\nexplode(n) + 1",
+        &host,
+        SandboxConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        jit.run_main(args(&[("n", Value::Int(4))])).unwrap(),
+        Value::Int(9)
+    );
     match jit.run_main(args(&[("n", Value::Int(-1))])) {
-        Err(RuntimeError::Unsupported { reason }) => assert!(reason.contains("explode") && reason.contains("panicked"), "{reason}"),
+        Err(RuntimeError::Unsupported { reason }) => assert!(
+            reason.contains("explode") && reason.contains("panicked"),
+            "{reason}"
+        ),
         other => panic!("expected a typed error, got {other:?}"),
     }
 }

@@ -139,12 +139,19 @@ impl Arena {
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: a `u64` slice viewed as bytes: same memory, alignment 1 <= 8,
         // length times 8, and every byte pattern is a valid `u8`.
-        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.words.len() * 8) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.words.as_mut_ptr().cast::<u8>(),
+                self.words.len() * 8,
+            )
+        }
     }
 
     fn bytes(&self) -> &[u8] {
         // SAFETY: as in `bytes_mut`, read-only.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8) }
+        unsafe {
+            std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.words.len() * 8)
+        }
     }
 
     /// Write the `#main` arguments, in parameter order, into the input record.
@@ -173,7 +180,13 @@ impl Arena {
 
     /// Call the entry with granted capability bits and an open-world host
     /// context (see `relon_runtime_contract::HOST_CALL_SYMBOL`).
-    pub fn call_with(&mut self, entry: EntryFn, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void) -> u32 {
+    pub fn call_with(
+        &mut self,
+        entry: EntryFn,
+        limits: Limits,
+        caps: u64,
+        host_context: *mut std::ffi::c_void,
+    ) -> u32 {
         // SAFETY: `entry` is the compiled program's entry, which takes a
         // pointer to a live `EntryState` whose `arena` points at
         // `arena_len` writable bytes; `run_with` keeps both alive for the
@@ -185,7 +198,13 @@ impl Arena {
 
     /// Build the call's `EntryState` over this arena, hand it to `call`,
     /// and keep the trap it reports. `call` returns the entry's status.
-    pub fn run_with(&mut self, limits: Limits, caps: u64, host_context: *mut std::ffi::c_void, call: impl FnOnce(*mut EntryState) -> u32) -> u32 {
+    pub fn run_with(
+        &mut self,
+        limits: Limits,
+        caps: u64,
+        host_context: *mut std::ffi::c_void,
+        call: impl FnOnce(*mut EntryState) -> u32,
+    ) -> u32 {
         let arena_len = self.scratch_offset + SCRATCH_BYTES as u32;
         self.failure.failed = 0;
         let mut state = EntryState {

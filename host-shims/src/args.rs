@@ -29,7 +29,10 @@ pub const DEFAULT_MAX_DEPTH: u64 = 1_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { fuel: u64::MAX, max_depth: DEFAULT_MAX_DEPTH }
+        Limits {
+            fuel: u64::MAX,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
     }
 }
 
@@ -71,9 +74,16 @@ pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Resul
             "--max-depth" => limits.max_depth = number(&mut args, "--max-depth")?,
             "--bench" => bench = Some(number(&mut args, "--bench")?.max(1)),
             "-" if json_text.is_none() => json_text = Some(read_stdin()?),
-            flag if flag.starts_with("--") => return Err(format!("unknown option `{flag}` (see --help)")),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option `{flag}` (see --help)"));
+            }
             _ if json_text.is_none() => json_text = Some(arg),
-            _ => return Err("more than one JSON argument; pass the #main arguments as one JSON object".into()),
+            _ => {
+                return Err(
+                    "more than one JSON argument; pass the #main arguments as one JSON object"
+                        .into(),
+                );
+            }
         }
     }
     let text = match json_text {
@@ -81,16 +91,32 @@ pub fn parse(args: impl Iterator<Item = String>, program: &ProgramDesc) -> Resul
         None => read_stdin()?,
     };
     if text.len() > MAX_INPUT_BYTES {
-        return Err(format!("the JSON input is {} bytes; the limit is {MAX_INPUT_BYTES}", text.len()));
+        return Err(format!(
+            "the JSON input is {} bytes; the limit is {MAX_INPUT_BYTES}",
+            text.len()
+        ));
     }
     // Programs with other than scalar parameters read them by their schema (`values`).
-    let arguments = if program.value_schemas.is_some() { Vec::new() } else { json::parse_arguments(&text, program)? };
-    Ok(Parsed::Run(Invocation { arguments, arguments_json: text, limits, bench }))
+    let arguments = if program.value_schemas.is_some() {
+        Vec::new()
+    } else {
+        json::parse_arguments(&text, program)?
+    };
+    Ok(Parsed::Run(Invocation {
+        arguments,
+        arguments_json: text,
+        limits,
+        bench,
+    }))
 }
 
 fn number(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<u64, String> {
-    let value = args.next().ok_or_else(|| format!("{flag} needs a number"))?;
-    value.parse().map_err(|_| format!("{flag} needs a non-negative whole number, found `{value}`"))
+    let value = args
+        .next()
+        .ok_or_else(|| format!("{flag} needs a number"))?;
+    value
+        .parse()
+        .map_err(|_| format!("{flag} needs a non-negative whole number, found `{value}`"))
 }
 
 fn read_stdin() -> Result<String, String> {
@@ -104,7 +130,11 @@ fn read_stdin() -> Result<String, String> {
 }
 
 fn help(program: &ProgramDesc) -> String {
-    let params: Vec<String> = program.params.iter().map(|p| format!("\"{}\": <{}>", p.name, p.ty.relon_name())).collect();
+    let params: Vec<String> = program
+        .params
+        .iter()
+        .map(|p| format!("\"{}\": <{}>", p.name, p.ty.relon_name()))
+        .collect();
     format!(
         "Runs the Relon program {} (co-compiled).\n\n\
          usage: {} [--fuel N] [--max-depth N] [--bench N] ['{{{}}}' | -]\n\n\

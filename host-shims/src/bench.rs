@@ -30,7 +30,10 @@ pub struct Stats {
 
 impl Stats {
     fn json(&self) -> String {
-        format!("{{\"median_ns\": {:.3}, \"min_ns\": {:.3}, \"max_ns\": {:.3}}}", self.median_ns, self.min_ns, self.max_ns)
+        format!(
+            "{{\"median_ns\": {:.3}, \"min_ns\": {:.3}, \"max_ns\": {:.3}}}",
+            self.median_ns, self.min_ns, self.max_ns
+        )
     }
 }
 
@@ -42,7 +45,8 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
         f();
     }
     let per_call = start.elapsed() / warm_up as u32;
-    let batch = (Duration::from_micros(20).as_nanos() / per_call.as_nanos().max(1)).clamp(1, 1 << 20) as u64;
+    let batch = (Duration::from_micros(20).as_nanos() / per_call.as_nanos().max(1))
+        .clamp(1, 1 << 20) as u64;
     let batches = calls.div_ceil(batch).max(5);
     let mut samples: Vec<f64> = Vec::with_capacity(batches as usize);
     for _ in 0..batches {
@@ -53,12 +57,21 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
         samples.push(start.elapsed().as_nanos() as f64 / batch as f64);
     }
     samples.sort_by(f64::total_cmp);
-    Stats { median_ns: samples[samples.len() / 2], min_ns: samples[0], max_ns: samples[samples.len() - 1] }
+    Stats {
+        median_ns: samples[samples.len() / 2],
+        min_ns: samples[0],
+        max_ns: samples[samples.len() - 1],
+    }
 }
 
 /// Run both calibers; returns the JSON report, or the runtime error the
 /// program stops with.
-pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, calls: u64) -> Result<String, (u32, u32, Option<String>)> {
+pub fn bench(
+    program: &ProgramDesc,
+    entry: EntryFn,
+    invocation: &Invocation,
+    calls: u64,
+) -> Result<String, (u32, u32, Option<String>)> {
     let mut arena = Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
     if arena.call(entry, invocation.limits) != ENTRY_OK {
@@ -74,7 +87,13 @@ pub fn bench(program: &ProgramDesc, entry: EntryFn, invocation: &Invocation, cal
         let arguments = json::parse_arguments(text, program).unwrap_or_default();
         arena.write_arguments(program.params, &arguments);
         arena.call(entry, invocation.limits);
-        std::hint::black_box(json::format_value(arena.read_output(program.result.offset, program.result.ty)));
+        std::hint::black_box(json::format_value(
+            arena.read_output(program.result.offset, program.result.ty),
+        ));
     });
-    Ok(format!("{{\"calls\": {calls}, \"result\": {result}, \"kernel\": {}, \"row\": {}}}", kernel.json(), row.json()))
+    Ok(format!(
+        "{{\"calls\": {calls}, \"result\": {result}, \"kernel\": {}, \"row\": {}}}",
+        kernel.json(),
+        row.json()
+    ))
 }

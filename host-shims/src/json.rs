@@ -26,19 +26,32 @@ pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarVa
     if let Some(values) = parse_flat(text, program) {
         return Ok(values);
     }
-    let json: Json = serde_json::from_str(text.trim()).map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
+    let json: Json = serde_json::from_str(text.trim())
+        .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
     let Json::Object(map) = json else {
-        return Err(format!("the arguments must be a JSON object like {{\"{}\": ...}}, found {}", program.params.first().map_or("name", |p| p.name), kind_of(&json)));
+        return Err(format!(
+            "the arguments must be a JSON object like {{\"{}\": ...}}, found {}",
+            program.params.first().map_or("name", |p| p.name),
+            kind_of(&json)
+        ));
     };
-    if let Some(extra) = map.keys().find(|k| !program.params.iter().any(|p| p.name == k.as_str())) {
+    if let Some(extra) = map
+        .keys()
+        .find(|k| !program.params.iter().any(|p| p.name == k.as_str()))
+    {
         let expected: Vec<&str> = program.params.iter().map(|p| p.name).collect();
-        return Err(format!("unexpected argument `{extra}`; #main takes ({})", expected.join(", ")));
+        return Err(format!(
+            "unexpected argument `{extra}`; #main takes ({})",
+            expected.join(", ")
+        ));
     }
     program
         .params
         .iter()
         .map(|p| {
-            let value = map.get(p.name).ok_or_else(|| format!("missing argument `{}` ({})", p.name, p.ty.relon_name()))?;
+            let value = map
+                .get(p.name)
+                .ok_or_else(|| format!("missing argument `{}` ({})", p.name, p.ty.relon_name()))?;
             parse_scalar(value, p.ty).map_err(|why| format!("argument `{}`: {why}", p.name))
         })
         .collect()
@@ -87,7 +100,10 @@ fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
             if bytes.get(at) == Some(&b'"') {
                 at += 1 + bytes[at + 1..].iter().position(|b| *b == b'"')? + 1;
             } else {
-                while at < bytes.len() && !matches!(bytes[at], b',' | b'}') && !bytes[at].is_ascii_whitespace() {
+                while at < bytes.len()
+                    && !matches!(bytes[at], b',' | b'}')
+                    && !bytes[at].is_ascii_whitespace()
+                {
                     at += 1;
                 }
             }
@@ -100,12 +116,20 @@ fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
                 return None;
             }
             values[index] = Some(match program.params[index].ty {
-                ScalarType::Int if !raw.contains(['.', 'e', 'E']) => ScalarValue::Int(raw.parse().ok()?),
+                ScalarType::Int if !raw.contains(['.', 'e', 'E']) => {
+                    ScalarValue::Int(raw.parse().ok()?)
+                }
                 ScalarType::Float => ScalarValue::Float(match raw {
                     "\"NaN\"" => f64::NAN,
                     "\"Infinity\"" => f64::INFINITY,
                     "\"-Infinity\"" => f64::NEG_INFINITY,
-                    number if number.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) => number.parse().ok()?,
+                    number
+                        if number.starts_with([
+                            '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+                        ]) =>
+                    {
+                        number.parse().ok()?
+                    }
                     _ => return None,
                 }),
                 ScalarType::Bool if raw == "true" => ScalarValue::Bool(true),
@@ -171,18 +195,30 @@ pub fn parse_scalar(value: &Json, ty: ScalarType) -> Result<ScalarValue, String>
     match (ty, value) {
         (ScalarType::Int, Json::Number(n)) => match n.as_i64() {
             Some(i) => Ok(ScalarValue::Int(i)),
-            None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => Err(format!("{n} is outside the Int range (-2^63 ..= 2^63-1)")),
+            None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                Err(format!("{n} is outside the Int range (-2^63 ..= 2^63-1)"))
+            }
             None => Err(format!("expected an Int, found the Float {n}")),
         },
-        (ScalarType::Float, Json::Number(n)) => n.as_f64().map(ScalarValue::Float).ok_or_else(|| format!("{n} is not a Float")),
+        (ScalarType::Float, Json::Number(n)) => n
+            .as_f64()
+            .map(ScalarValue::Float)
+            .ok_or_else(|| format!("{n} is not a Float")),
         (ScalarType::Float, Json::String(s)) => match s.as_str() {
             "NaN" => Ok(ScalarValue::Float(f64::NAN)),
             "Infinity" => Ok(ScalarValue::Float(f64::INFINITY)),
             "-Infinity" => Ok(ScalarValue::Float(f64::NEG_INFINITY)),
-            _ => Err(format!("expected a Float, found the string {s:?} (only \"NaN\", \"Infinity\" and \"-Infinity\" are accepted as strings)")),
+            _ => Err(format!(
+                "expected a Float, found the string {s:?} (only \"NaN\", \"Infinity\" and \"-Infinity\" are accepted as strings)"
+            )),
         },
         (ScalarType::Bool, Json::Bool(b)) => Ok(ScalarValue::Bool(*b)),
-        (ty, other) => Err(format!("expected {} {}, found {}", article(ty), ty.relon_name(), kind_of(other))),
+        (ty, other) => Err(format!(
+            "expected {} {}, found {}",
+            article(ty),
+            ty.relon_name(),
+            kind_of(other)
+        )),
     }
 }
 
@@ -192,7 +228,12 @@ pub fn format_value(value: ScalarValue) -> String {
         ScalarValue::Int(i) => i.to_string(),
         ScalarValue::Bool(b) => b.to_string(),
         ScalarValue::Float(f) if f.is_nan() => "\"NaN\"".into(),
-        ScalarValue::Float(f) if f.is_infinite() => if f > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.into(),
+        ScalarValue::Float(f) if f.is_infinite() => if f > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        }
+        .into(),
         ScalarValue::Float(f) => {
             // `{:?}` is Rust's shortest round-trip form and always shows a
             // fraction or an exponent ("8.0", "1e300", "-0.0").
@@ -226,15 +267,31 @@ mod tests {
     use relon_runtime_contract::FieldDesc;
 
     static PARAMS: [FieldDesc; 3] = [
-        FieldDesc { name: "n", ty: ScalarType::Int, offset: 0 },
-        FieldDesc { name: "x", ty: ScalarType::Float, offset: 8 },
-        FieldDesc { name: "b", ty: ScalarType::Bool, offset: 16 },
+        FieldDesc {
+            name: "n",
+            ty: ScalarType::Int,
+            offset: 0,
+        },
+        FieldDesc {
+            name: "x",
+            ty: ScalarType::Float,
+            offset: 8,
+        },
+        FieldDesc {
+            name: "b",
+            ty: ScalarType::Bool,
+            offset: 16,
+        },
     ];
     static PROGRAM: ProgramDesc = ProgramDesc {
         source_name: "t.relon",
         params: &PARAMS,
         in_len: 24,
-        result: FieldDesc { name: "value", ty: ScalarType::Int, offset: 0 },
+        result: FieldDesc {
+            name: "value",
+            ty: ScalarType::Int,
+            offset: 0,
+        },
         out_len: 8,
         trap_sites: &[],
         const_data: &[],
@@ -243,11 +300,16 @@ mod tests {
 
     #[test]
     fn parses_every_scalar_form() {
-        let args = parse_arguments(r#"{"n": -9223372036854775808, "x": "-Infinity", "b": true}"#, &PROGRAM).unwrap();
+        let args = parse_arguments(
+            r#"{"n": -9223372036854775808, "x": "-Infinity", "b": true}"#,
+            &PROGRAM,
+        )
+        .unwrap();
         assert_eq!(args[0], ScalarValue::Int(i64::MIN));
         assert_eq!(args[1], ScalarValue::Float(f64::NEG_INFINITY));
         assert_eq!(args[2], ScalarValue::Bool(true));
-        let args = parse_arguments(r#"{"n": 9007199254740993, "x": 2, "b": false}"#, &PROGRAM).unwrap();
+        let args =
+            parse_arguments(r#"{"n": 9007199254740993, "x": 2, "b": false}"#, &PROGRAM).unwrap();
         assert_eq!(args[0], ScalarValue::Int(9007199254740993));
         assert_eq!(args[1], ScalarValue::Float(2.0));
         let args = parse_arguments(r#"{"n": 0, "x": -0.0, "b": false}"#, &PROGRAM).unwrap();
@@ -258,9 +320,15 @@ mod tests {
     fn rejects_bad_arguments_naming_them() {
         let cases = [
             (r#"{"n": 1, "x": 1.0}"#, "missing argument `b`"),
-            (r#"{"n": 1, "x": 1.0, "b": true, "z": 0}"#, "unexpected argument `z`"),
+            (
+                r#"{"n": 1, "x": 1.0, "b": true, "z": 0}"#,
+                "unexpected argument `z`",
+            ),
             (r#"{"n": 1.5, "x": 1.0, "b": true}"#, "argument `n`"),
-            (r#"{"n": 9223372036854775808, "x": 1.0, "b": true}"#, "outside the Int range"),
+            (
+                r#"{"n": 9223372036854775808, "x": 1.0, "b": true}"#,
+                "outside the Int range",
+            ),
             (r#"{"n": 1, "x": "fast", "b": true}"#, "argument `x`"),
             (r#"{"n": 1, "x": 1.0, "b": 1}"#, "argument `b`"),
             (r#"[1, 2]"#, "must be a JSON object"),
@@ -285,16 +353,33 @@ mod tests {
         for text in cases {
             let fast = parse_flat(text, &PROGRAM).expect(text);
             let json: Json = serde_json::from_str(text).unwrap();
-            let full: Vec<ScalarValue> = PROGRAM.params.iter().map(|p| parse_scalar(&json[p.name], p.ty).unwrap()).collect();
+            let full: Vec<ScalarValue> = PROGRAM
+                .params
+                .iter()
+                .map(|p| parse_scalar(&json[p.name], p.ty).unwrap())
+                .collect();
             for (a, b) in fast.iter().zip(&full) {
                 match (a, b) {
-                    (ScalarValue::Float(x), ScalarValue::Float(y)) => assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{text}"),
+                    (ScalarValue::Float(x), ScalarValue::Float(y)) => assert!(
+                        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                        "{text}"
+                    ),
                     _ => assert_eq!(a, b, "{text}"),
                 }
             }
         }
         // Irregular input leaves the fast path, so the full parser explains it.
-        for text in [r#"{"n": 1.5, "x": 1.0, "b": true}"#, r#"{"n": 1, "x": 1.0}"#, r#"{"n": 1, "x": 1.0, "b": true, "n": 2}"#, r#"{"n\u0041": 1}"#, "[1]", r#"{"n": 1, "x": 1.0, "b": tru}"#, r#"{"n": +1, "x": 1.0, "b": true}"#, r#"{"n": 01, "x": 1.0, "b": true}"#, r#"{"n": 1, "x": 1., "b": true}"#] {
+        for text in [
+            r#"{"n": 1.5, "x": 1.0, "b": true}"#,
+            r#"{"n": 1, "x": 1.0}"#,
+            r#"{"n": 1, "x": 1.0, "b": true, "n": 2}"#,
+            r#"{"n\u0041": 1}"#,
+            "[1]",
+            r#"{"n": 1, "x": 1.0, "b": tru}"#,
+            r#"{"n": +1, "x": 1.0, "b": true}"#,
+            r#"{"n": 01, "x": 1.0, "b": true}"#,
+            r#"{"n": 1, "x": 1., "b": true}"#,
+        ] {
             assert!(parse_flat(text, &PROGRAM).is_none(), "{text}");
         }
     }
@@ -303,9 +388,15 @@ mod tests {
     fn formats_floats_so_they_read_back() {
         assert_eq!(format_value(ScalarValue::Float(8.0)), "8.0");
         assert_eq!(format_value(ScalarValue::Float(-0.0)), "-0.0");
-        assert_eq!(format_value(ScalarValue::Float(0.1 + 0.2)), "0.30000000000000004");
+        assert_eq!(
+            format_value(ScalarValue::Float(0.1 + 0.2)),
+            "0.30000000000000004"
+        );
         assert_eq!(format_value(ScalarValue::Float(f64::NAN)), "\"NaN\"");
         assert_eq!(format_value(ScalarValue::Float(1e300)), "1e300");
-        assert_eq!(format_value(ScalarValue::Int(i64::MIN)), "-9223372036854775808");
+        assert_eq!(
+            format_value(ScalarValue::Int(i64::MIN)),
+            "-9223372036854775808"
+        );
     }
 }

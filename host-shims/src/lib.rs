@@ -13,8 +13,8 @@
 //!
 //! It owns no code generation and never interprets Relon.
 
-pub mod args;
 pub mod arena;
+pub mod args;
 pub mod bench;
 pub mod json;
 pub mod rt;
@@ -64,8 +64,13 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
     // printed on stdout yet, so no half-written result can appear.
     std::panic::set_hook(Box::new(|info| {
         let message = payload_message(info.payload());
-        let place = info.location().map_or_else(String::new, |l| format!(" ({}:{})", l.file(), l.line()));
-        let _ = writeln!(std::io::stderr().lock(), "error: HostFault: a host function panicked: {message}{place}");
+        let place = info
+            .location()
+            .map_or_else(String::new, |l| format!(" ({}:{})", l.file(), l.line()));
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "error: HostFault: a host function panicked: {message}{place}"
+        );
         std::process::exit(ExitStatus::HostFault as i32);
     }));
     let invocation = match args::parse(std::env::args().skip(1), program) {
@@ -76,7 +81,11 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         }
         Err(message) => return fail(ExitStatus::BadInput, &format!("error: {message}")),
     };
-    let entry = if invocation.limits.fuel == u64::MAX { entry } else { metered_entry };
+    let entry = if invocation.limits.fuel == u64::MAX {
+        entry
+    } else {
+        metered_entry
+    };
     if let Some(schemas) = program.value_schemas {
         return run_values(program, schemas, entry, invocation);
     }
@@ -84,18 +93,25 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         return match on_entry_thread(move || bench::bench(program, entry, &invocation, calls)) {
             Ok(Ok(report)) => print_line(&report),
             Ok(Err((code, site, message))) => report_trap(program, code, site, message.as_deref()),
-            Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
+            Err(message) => fail(
+                ExitStatus::HostFault,
+                &format!("error: HostFault: the run thread failed: {message}"),
+            ),
         };
     }
     let mut arena = arena::Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
     call_and_print(program, arena, entry, invocation.limits, |arena| {
-        Ok(json::format_value(arena.read_output(program.result.offset, program.result.ty)))
+        Ok(json::format_value(
+            arena.read_output(program.result.offset, program.result.ty),
+        ))
     })
 }
 
 /// Run `work` on a thread with the entry's large stack; the panic message if it panicked.
-fn on_entry_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+fn on_entry_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     std::thread::Builder::new()
         .name("relon-main".into())
         .stack_size(ENTRY_STACK_BYTES)
@@ -125,7 +141,10 @@ fn call_and_print(
             let (code, site) = arena.trap();
             report_trap(program, code, site, arena.host_failure())
         }
-        Err(message) => fail(ExitStatus::HostFault, &format!("error: HostFault: the run thread failed: {message}")),
+        Err(message) => fail(
+            ExitStatus::HostFault,
+            &format!("error: HostFault: the run thread failed: {message}"),
+        ),
     }
 }
 
@@ -141,13 +160,26 @@ fn print_line(text: &str) -> ExitCode {
 /// [`run`] for a program whose `#main` takes or returns strings, lists,
 /// records or variants: arguments and result go through `values`.
 #[cfg(feature = "values")]
-fn run_values(program: &'static ProgramDesc, schemas: relon_runtime_contract::ValueSchemas, entry: EntryFn, invocation: args::Invocation) -> ExitCode {
+fn run_values(
+    program: &'static ProgramDesc,
+    schemas: relon_runtime_contract::ValueSchemas,
+    entry: EntryFn,
+    invocation: args::Invocation,
+) -> ExitCode {
     let signature = match values::ValueSignature::from_json(schemas.main, schemas.ret) {
         Ok(s) => s,
-        Err(message) => return fail(ExitStatus::BadInput, &format!("error: the program's schemas are damaged: {message}")),
+        Err(message) => {
+            return fail(
+                ExitStatus::BadInput,
+                &format!("error: the program's schemas are damaged: {message}"),
+            );
+        }
     };
     if invocation.bench.is_some() {
-        return fail(ExitStatus::BadInput, "error: --bench takes programs whose #main parameters and result are Int, Float or Bool");
+        return fail(
+            ExitStatus::BadInput,
+            "error: --bench takes programs whose #main parameters and result are Int, Float or Bool",
+        );
     }
     let args = match signature.arguments_from_json(&invocation.arguments_json) {
         Ok(args) => args,
@@ -157,27 +189,56 @@ fn run_values(program: &'static ProgramDesc, schemas: relon_runtime_contract::Va
     if let Err(e) = signature.load_arguments(&mut arena, args) {
         return fail(ExitStatus::BadInput, &format!("error: {e}"));
     }
-    call_and_print(program, arena, entry, invocation.limits, |arena| match signature.read_result(arena) {
-        Ok(value) => Ok(values::format_value(&value)),
-        Err(e) => Err(fail(ExitStatus::RuntimeError, &format!("error: {}: the result does not decode: {e}", error_kind(&e)))),
-    })
+    call_and_print(
+        program,
+        arena,
+        entry,
+        invocation.limits,
+        |arena| match signature.read_result(arena) {
+            Ok(value) => Ok(values::format_value(&value)),
+            Err(e) => Err(fail(
+                ExitStatus::RuntimeError,
+                &format!("error: {}: the result does not decode: {e}", error_kind(&e)),
+            )),
+        },
+    )
 }
 
 #[cfg(feature = "values")]
 fn error_kind(e: &relon_eval_api::RuntimeError) -> String {
     let debug = format!("{e:?}");
-    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("RuntimeError").to_string()
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("RuntimeError")
+        .to_string()
 }
 
 #[cfg(not(feature = "values"))]
-fn run_values(_: &'static ProgramDesc, _: relon_runtime_contract::ValueSchemas, _: EntryFn, _: args::Invocation) -> ExitCode {
-    fail(ExitStatus::BadInput, "error: this executable was built without the `values` runtime its #main needs; rebuild it with relon-cocompile")
+fn run_values(
+    _: &'static ProgramDesc,
+    _: relon_runtime_contract::ValueSchemas,
+    _: EntryFn,
+    _: args::Invocation,
+) -> ExitCode {
+    fail(
+        ExitStatus::BadInput,
+        "error: this executable was built without the `values` runtime its #main needs; rebuild it with relon-cocompile",
+    )
 }
 
 /// Print a runtime error (`error: <Kind>: <message> at <file>:<line>:<col>`).
-fn report_trap(program: &ProgramDesc, code: u32, site: u32, host_failure: Option<&str>) -> ExitCode {
+fn report_trap(
+    program: &ProgramDesc,
+    code: u32,
+    site: u32,
+    host_failure: Option<&str>,
+) -> ExitCode {
     let (kind, message) = match (TrapCode::from_u32(code), host_failure) {
-        (Some(TrapCode::HostError), Some(failure)) => (TrapCode::HostError.error_kind(), format!("a host function failed: {failure}")),
+        (Some(TrapCode::HostError), Some(failure)) => (
+            TrapCode::HostError.error_kind(),
+            format!("a host function failed: {failure}"),
+        ),
         (Some(trap), _) => (trap.error_kind(), trap.message().to_string()),
         (None, _) => ("Unsupported", format!("unknown trap code {code}")),
     };
@@ -185,7 +246,10 @@ fn report_trap(program: &ProgramDesc, code: u32, site: u32, host_failure: Option
         Some(s) if s.line > 0 => format!(" at {}:{}:{}", program.source_name, s.line, s.column),
         _ => String::new(),
     };
-    fail(ExitStatus::RuntimeError, &format!("error: {kind}: {message}{place}"))
+    fail(
+        ExitStatus::RuntimeError,
+        &format!("error: {kind}: {message}{place}"),
+    )
 }
 
 fn fail(status: ExitStatus, message: &str) -> ExitCode {

@@ -114,9 +114,18 @@ pub unsafe extern "C" fn relon_rt_float_to_str(state: *mut EntryState, value: f6
 /// `state` must be the live state of the running call and `parts` must
 /// point at `count` readable `u32`s.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn relon_rt_concat(state: *mut EntryState, parts: *const u32, count: u32) -> u32 {
+pub unsafe extern "C" fn relon_rt_concat(
+    state: *mut EntryState,
+    parts: *const u32,
+    count: u32,
+) -> u32 {
     // SAFETY: the emitted code passes the live state and an array of `count` offsets.
-    let (state, parts) = unsafe { (&mut *state, std::slice::from_raw_parts(parts, count as usize)) };
+    let (state, parts) = unsafe {
+        (
+            &mut *state,
+            std::slice::from_raw_parts(parts, count as usize),
+        )
+    };
     // SAFETY: as above.
     let bytes = unsafe { arena(state) };
     let mut ranges = Vec::with_capacity(parts.len());
@@ -158,7 +167,9 @@ fn tail_alloc(state: &mut EntryState, size: usize, align: usize) -> Option<usize
 }
 
 fn read_u32(arena: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(arena.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        arena.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 /// Copy one `[len][bytes]` or `[len][words]` record into the tail.
@@ -166,11 +177,19 @@ fn copy_record(state: &mut EntryState, src: usize, words: bool) -> Result<usize,
     // SAFETY: `state` is the live state of the running call (the caller's contract).
     let arena = unsafe { arena(state) };
     let len = read_u32(arena, src).ok_or(TrapCode::IndexOutOfBounds)? as usize;
-    let (payload_at, payload, align) = if words { ((src + 4).next_multiple_of(8), 8 * len, 8) } else { (src + 4, len, 4) };
-    if payload_at.checked_add(payload).is_none_or(|end| end > arena.len()) {
+    let (payload_at, payload, align) = if words {
+        ((src + 4).next_multiple_of(8), 8 * len, 8)
+    } else {
+        (src + 4, len, 4)
+    };
+    if payload_at
+        .checked_add(payload)
+        .is_none_or(|end| end > arena.len())
+    {
         return Err(TrapCode::IndexOutOfBounds);
     }
-    let dst = tail_alloc(state, if words { 8 + payload } else { 4 + payload }, align).ok_or(TrapCode::ScratchExhausted)?;
+    let dst = tail_alloc(state, if words { 8 + payload } else { 4 + payload }, align)
+        .ok_or(TrapCode::ScratchExhausted)?;
     // SAFETY: as above; the earlier view is no longer used.
     let arena = unsafe { self::arena(state) };
     arena[dst..dst + 4].copy_from_slice(&(len as u32).to_le_bytes());
@@ -205,7 +224,9 @@ fn copy_strings(state: &mut EntryState, src: usize) -> Result<usize, TrapCode> {
     // SAFETY: `state` is the live state of the running call.
     let arena = unsafe { arena(state) };
     let len = read_u32(arena, src).ok_or(TrapCode::IndexOutOfBounds)? as usize;
-    let entries: Vec<u32> = (0..len).map(|i| read_u32(arena, src + 4 + 4 * i).ok_or(TrapCode::IndexOutOfBounds)).collect::<Result<_, _>>()?;
+    let entries: Vec<u32> = (0..len)
+        .map(|i| read_u32(arena, src + 4 + 4 * i).ok_or(TrapCode::IndexOutOfBounds))
+        .collect::<Result<_, _>>()?;
     let header = tail_alloc(state, 4 + 4 * len, 4).ok_or(TrapCode::ScratchExhausted)?;
     let mut copies = Vec::with_capacity(len);
     for entry in entries {
@@ -247,7 +268,8 @@ mod tests {
 
     fn read(arena: &[u64], at: u32) -> String {
         // SAFETY: a u64 slice viewed as bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(arena.as_ptr().cast::<u8>(), arena.len() * 8) };
+        let bytes =
+            unsafe { std::slice::from_raw_parts(arena.as_ptr().cast::<u8>(), arena.len() * 8) };
         String::from_utf8(bytes[string_at(bytes, at).unwrap()].to_vec()).unwrap()
     }
 
@@ -256,14 +278,22 @@ mod tests {
         let mut words = vec![0u64; 64];
         let mut st = state(&mut words);
         // SAFETY: `st` describes `words`, alive for the test.
-        let (a, b) = unsafe { (relon_rt_int_to_str(&mut st, i64::MIN), relon_rt_float_to_str(&mut st, 1e20)) };
+        let (a, b) = unsafe {
+            (
+                relon_rt_int_to_str(&mut st, i64::MIN),
+                relon_rt_float_to_str(&mut st, 1e20),
+            )
+        };
         let parts = [a, b, a];
         // SAFETY: as above; `parts` holds three offsets.
         let c = unsafe { relon_rt_concat(&mut st, parts.as_ptr(), 3) };
         assert_eq!(st.trap_code, 0);
         assert_eq!(read(&words, a), "-9223372036854775808");
         assert_eq!(read(&words, b), "100000000000000000000");
-        assert_eq!(read(&words, c), "-9223372036854775808100000000000000000000-9223372036854775808");
+        assert_eq!(
+            read(&words, c),
+            "-9223372036854775808100000000000000000000-9223372036854775808"
+        );
     }
 
     #[test]

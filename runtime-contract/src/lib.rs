@@ -121,7 +121,11 @@ pub struct HostFailure {
 
 impl Default for HostFailure {
     fn default() -> Self {
-        HostFailure { failed: 0, message_len: 0, message: [0; HOST_FAILURE_MESSAGE_BYTES] }
+        HostFailure {
+            failed: 0,
+            message_len: 0,
+            message: [0; HOST_FAILURE_MESSAGE_BYTES],
+        }
     }
 }
 
@@ -140,7 +144,8 @@ impl HostFailure {
     /// The recorded message.
     pub fn message(&self) -> &str {
         let len = (self.message_len as usize).min(HOST_FAILURE_MESSAGE_BYTES);
-        core::str::from_utf8(&self.message[..len]).unwrap_or("(the host function's message is not UTF-8)")
+        core::str::from_utf8(&self.message[..len])
+            .unwrap_or("(the host function's message is not UTF-8)")
     }
 }
 

@@ -20,7 +20,15 @@ use std::process::{Command, ExitCode};
 
 /// Debian packages of the LLVM the toolchain is built for.
 const LLVM_PACKAGES: &[&str] = &[
-    "llvm-22", "llvm-22-dev", "clang-22", "lld-22", "libpolly-22-dev", "libzstd-dev", "libffi-dev", "zlib1g-dev", "libxml2-dev",
+    "llvm-22",
+    "llvm-22-dev",
+    "clang-22",
+    "lld-22",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "libffi-dev",
+    "zlib1g-dev",
+    "libxml2-dev",
 ];
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 
@@ -30,22 +38,56 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match command.as_str() {
         "setup" => setup(),
-        "cocompile" => setup().and_then(|_| cargo(&["run", "--quiet", "--release", "--package", "relon-cocompile", "--"], &rest)),
+        "cocompile" => setup().and_then(|_| {
+            cargo(
+                &[
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "--package",
+                    "relon-cocompile",
+                    "--",
+                ],
+                &rest,
+            )
+        }),
         "test" => setup().and_then(|_| cargo(&["test", "--workspace"], &rest)),
         "fuzz" => setup().and_then(|_| {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
-            cargo(&["test", "--release", "--package", "relon-cocompile", "--test", "fuzz"], &args)
+            cargo(
+                &[
+                    "test",
+                    "--release",
+                    "--package",
+                    "relon-cocompile",
+                    "--test",
+                    "fuzz",
+                ],
+                &args,
+            )
         }),
         "bench" => setup().and_then(|_| build_lua_runners()).and_then(|_| {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
-            cargo(&["bench", "--package", "relon-bench", "--bench", "suite"], &args)
+            cargo(
+                &["bench", "--package", "relon-bench", "--bench", "suite"],
+                &args,
+            )
         }),
         "conformance" => setup().and_then(|_| {
             let mut args = vec!["--".to_string()];
             args.extend(absolute_paths(&rest));
-            cargo(&["test", "--package", "relon-cocompile", "--test", "conformance"], &args)
+            cargo(
+                &[
+                    "test",
+                    "--package",
+                    "relon-cocompile",
+                    "--test",
+                    "conformance",
+                ],
+                &args,
+            )
         }),
         "" | "help" | "--help" | "-h" => {
             print!("{}", HELP);
@@ -80,7 +122,14 @@ fn build_lua_runners() -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for flavor in ["lua54", "luajit"] {
         run(Command::new(&cargo)
-            .args(["build", "--quiet", "--release", "--features", flavor, "--manifest-path"])
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--features",
+                flavor,
+                "--manifest-path",
+            ])
             .arg(root.join("benches/lua/Cargo.toml"))
             .arg("--target-dir")
             .arg(root.join("target").join(flavor)))?;
@@ -95,7 +144,9 @@ fn absolute_paths(args: &[String]) -> Vec<String> {
     let mut path_next = false;
     for arg in args {
         if path_next {
-            out.push(std::path::absolute(arg).map_or_else(|_| arg.clone(), |p| p.display().to_string()));
+            out.push(
+                std::path::absolute(arg).map_or_else(|_| arg.clone(), |p| p.display().to_string()),
+            );
         } else {
             out.push(arg.clone());
         }
@@ -109,28 +160,49 @@ fn setup() -> Result<(), String> {
     if llvm_present() {
         return Ok(());
     }
-    let install = format!("apt-get update && apt-get install -y {}", LLVM_PACKAGES.join(" "));
+    let install = format!(
+        "apt-get update && apt-get install -y {}",
+        LLVM_PACKAGES.join(" ")
+    );
     if !is_root() {
-        return Err(format!("LLVM 22 is not installed ({LLVM_PREFIX} is missing). Install it with:\n  sudo sh -c '{install}'"));
+        return Err(format!(
+            "LLVM 22 is not installed ({LLVM_PREFIX} is missing). Install it with:\n  sudo sh -c '{install}'"
+        ));
     }
     eprintln!("xtask: LLVM 22 is missing; installing it: {install}");
-    run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
-    run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(LLVM_PACKAGES).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(LLVM_PACKAGES)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
     if llvm_present() {
         Ok(())
     } else {
-        Err(format!("apt-get finished but {LLVM_PREFIX} is still incomplete; run `{install}` by hand"))
+        Err(format!(
+            "apt-get finished but {LLVM_PREFIX} is still incomplete; run `{install}` by hand"
+        ))
     }
 }
 
 fn llvm_present() -> bool {
-    ["bin/llvm-config", "bin/llvm-link", "bin/opt", "bin/llc", "bin/llvm-dis"]
-        .iter()
-        .all(|tool| Path::new(LLVM_PREFIX).join(tool).is_file())
+    [
+        "bin/llvm-config",
+        "bin/llvm-link",
+        "bin/opt",
+        "bin/llc",
+        "bin/llvm-dis",
+    ]
+    .iter()
+    .all(|tool| Path::new(LLVM_PREFIX).join(tool).is_file())
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// `cargo <base> --manifest-path <workspace> <rest>`, run from the caller's
@@ -149,6 +221,12 @@ fn cargo(base: &[&str], rest: &[String]) -> Result<(), String> {
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("could not run {:?}: {e}", cmd.get_program()))?;
-    if status.success() { Ok(()) } else { Err(format!("{:?} failed ({status})", cmd.get_program())) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed ({status})", cmd.get_program()))
+    }
 }

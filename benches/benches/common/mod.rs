@@ -25,10 +25,18 @@ pub fn host_dir() -> PathBuf {
 struct Mix;
 
 impl RelonFunction for Mix {
-    fn call(&self, args: NativeArgs, range: relon_parser::TokenRange) -> Result<Value, RuntimeError> {
+    fn call(
+        &self,
+        args: NativeArgs,
+        range: relon_parser::TokenRange,
+    ) -> Result<Value, RuntimeError> {
         match (args.get(0), args.get(1)) {
             (Some(Value::Int(a)), Some(Value::Int(b))) => Ok(Value::Int(mix_hostfns::mix(*a, *b))),
-            other => Err(RuntimeError::TypeMismatch { expected: "(Int, Int)".into(), found: format!("{other:?}"), range }),
+            other => Err(RuntimeError::TypeMismatch {
+                expected: "(Int, Int)".into(),
+                found: format!("{other:?}"),
+                range,
+            }),
         }
     }
 }
@@ -38,7 +46,9 @@ fn natives() -> HashMap<String, Arc<dyn RelonFunction>> {
 }
 
 fn host_decls() -> Vec<relon_bitcode::HostFnDecl> {
-    relon_bitcode::read_host_crate(&host_dir()).expect("example host crate").functions
+    relon_bitcode::read_host_crate(&host_dir())
+        .expect("example host crate")
+        .functions
 }
 
 fn args(n: i64) -> HashMap<String, Value> {
@@ -53,7 +63,11 @@ fn from_value(v: Result<Value, RuntimeError>) -> Outcome {
         Ok(Value::Int(i)) => Ok(Answer::Int(i)),
         Ok(Value::Float(f)) => Ok(Answer::Float(f.0)),
         Ok(other) => Err(format!("unexpected {other:?}")),
-        Err(e) => Err(format!("{e:?}").split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_string()),
+        Err(e) => Err(format!("{e:?}")
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("?")
+            .to_string()),
     }
 }
 
@@ -67,7 +81,9 @@ pub fn tree_walk(w: &Workload) -> relon_evaluator::TreeWalkEvaluator {
     let ast = relon_parser::parse_document(w.source).expect("parses");
     let options = relon_cocompile::frontend::analyze_options(&host_decls()).expect("options");
     let analyzed = Arc::new(relon_analyzer::analyze_with_options(&ast, &options));
-    let mut ctx = relon_eval_api::Context::new().with_root(ast).with_analyzed(analyzed);
+    let mut ctx = relon_eval_api::Context::new()
+        .with_root(ast)
+        .with_analyzed(analyzed);
     for (name, f) in natives() {
         ctx.register_pure_fn(name, f);
     }
@@ -77,7 +93,8 @@ pub fn tree_walk(w: &Workload) -> relon_evaluator::TreeWalkEvaluator {
 
 /// Relon's Cranelift back end.
 pub fn cranelift(w: &Workload) -> Result<relon_codegen_cranelift::AotEvaluator, String> {
-    let options = relon_cocompile::frontend::analyze_options(&host_decls()).map_err(|e| e.to_string())?;
+    let options =
+        relon_cocompile::frontend::analyze_options(&host_decls()).map_err(|e| e.to_string())?;
     relon_codegen_cranelift::AotEvaluator::from_source_with_options(w.source, &options)
         .map(|e| e.with_host_fns(&natives()))
         .map_err(|e| e.to_string())
@@ -91,7 +108,8 @@ pub fn jit(w: &Workload) -> Result<relon_cocompile::jit::LlvmAotEvaluator, Strin
             registry.register(&decl.name, &decl.params, decl.returns, None, f);
         }
     }
-    relon_cocompile::jit::LlvmAotEvaluator::from_source(w.source, &registry, Default::default()).map_err(|e| e.to_string())
+    relon_cocompile::jit::LlvmAotEvaluator::from_source(w.source, &registry, Default::default())
+        .map_err(|e| e.to_string())
 }
 
 /// The co-compiled static binary, built into `dir`.
@@ -108,7 +126,8 @@ pub fn binary(w: &Workload, dir: &Path, target_cpu: &str) -> Result<PathBuf, Str
         grants: Vec::new(),
         build_dir: repo_root().join("target/relon-build-bench"),
     };
-    relon_cocompile::pipeline::cocompile(&request).map_err(|e| format!("{:?}", miette::Report::new(e)))?;
+    relon_cocompile::pipeline::cocompile(&request)
+        .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
     Ok(output)
 }
 
@@ -116,7 +135,15 @@ pub fn binary(w: &Workload, dir: &Path, target_cpu: &str) -> Result<PathBuf, Str
 pub fn lua_runners() -> Vec<(&'static str, PathBuf)> {
     [("lua 5.4", "lua54"), ("luajit", "luajit")]
         .into_iter()
-        .map(|(name, dir)| (name, repo_root().join("target").join(dir).join("release/relon-lua-bench")))
+        .map(|(name, dir)| {
+            (
+                name,
+                repo_root()
+                    .join("target")
+                    .join(dir)
+                    .join("release/relon-lua-bench"),
+            )
+        })
         .filter(|(_, path)| path.is_file())
         .collect()
 }
@@ -142,14 +169,25 @@ fn run_lua(runner: &Path, script: &Path, n: i64, calls: u64) -> Result<(Outcome,
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
     let result = report["result"].as_str().unwrap_or_default();
     let outcome = match result.parse::<i64>() {
         Ok(i) => Ok(Answer::Int(i)),
-        Err(_) => result.parse::<f64>().map(Answer::Float).map_err(|e| format!("{result}: {e}")),
+        Err(_) => result
+            .parse::<f64>()
+            .map(Answer::Float)
+            .map_err(|e| format!("{result}: {e}")),
     };
     let stat = |k: &str| report[k].as_f64().unwrap_or(f64::NAN);
-    Ok((outcome, Stats { median_ns: stat("median_ns"), min_ns: stat("min_ns"), max_ns: stat("max_ns") }))
+    Ok((
+        outcome,
+        Stats {
+            median_ns: stat("median_ns"),
+            min_ns: stat("min_ns"),
+            max_ns: stat("max_ns"),
+        },
+    ))
 }
 
 /// Every system's outcome for `w` at `n`.
@@ -163,7 +201,10 @@ pub fn outcomes(w: &Workload, n: i64, binary_path: &Path) -> Vec<(&'static str, 
         .unwrap_or_else(|_| Err("reference crashed".into()));
     let mut out = vec![("rust", control(w, n)), ("tree-walk", reference)];
     out.push(("jit", jit(w).and_then(|j| from_value(j.run_main(args(n))))));
-    out.push(("cranelift", cranelift(w).and_then(|c| from_value(Evaluator::run_main(&c, args(n))))));
+    out.push((
+        "cranelift",
+        cranelift(w).and_then(|c| from_value(Evaluator::run_main(&c, args(n)))),
+    ));
     out.push(("binary", run_binary(binary_path, n)));
     for (system, runner) in lua_runners() {
         if let Some(script) = lua_script(w, system) {
@@ -174,23 +215,36 @@ pub fn outcomes(w: &Workload, n: i64, binary_path: &Path) -> Vec<(&'static str, 
 }
 
 fn run_binary(path: &Path, n: i64) -> Outcome {
-    let out = std::process::Command::new(path).arg(format!("{{\"n\": {n}}}")).output().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(path)
+        .arg(format!("{{\"n\": {n}}}"))
+        .output()
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if out.status.success() {
         match text.parse::<i64>() {
             Ok(i) => Ok(Answer::Int(i)),
-            Err(_) => text.parse::<f64>().map(Answer::Float).map_err(|e| e.to_string()),
+            Err(_) => text
+                .parse::<f64>()
+                .map(Answer::Float)
+                .map_err(|e| e.to_string()),
         }
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(stderr.trim().strip_prefix("error: ").and_then(|r| r.split(':').next()).unwrap_or("?").to_string())
+        Err(stderr
+            .trim()
+            .strip_prefix("error: ")
+            .and_then(|r| r.split(':').next())
+            .unwrap_or("?")
+            .to_string())
     }
 }
 
 /// Outcomes agree: equal values (Floats by bits) or equal error kinds.
 pub fn agree(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
-        (Ok(Answer::Float(x)), Ok(Answer::Float(y))) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Ok(Answer::Float(x)), Ok(Answer::Float(y))) => {
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
+        }
         _ => a == b,
     }
 }
@@ -199,7 +253,8 @@ pub fn agree(a: &Outcome, b: &Outcome) -> bool {
 pub type Timing = (String, &'static str, Stats);
 
 fn calls_for(single: std::time::Duration, budget_ms: u64) -> u64 {
-    (std::time::Duration::from_millis(budget_ms).as_nanos() / single.as_nanos().max(1)).clamp(5, 200_000) as u64
+    (std::time::Duration::from_millis(budget_ms).as_nanos() / single.as_nanos().max(1))
+        .clamp(5, 200_000) as u64
 }
 
 fn time_it(budget_ms: u64, mut f: impl FnMut()) -> Stats {
@@ -212,45 +267,85 @@ fn time_it(budget_ms: u64, mut f: impl FnMut()) -> Stats {
 pub fn timings(w: &Workload, n: i64, binary_path: &Path, budget_ms: u64) -> Vec<Timing> {
     let mut rows = Vec::new();
     let control = w.control;
-    rows.push(("rust".to_string(), "kernel", time_it(budget_ms, || {
-        std::hint::black_box(control(std::hint::black_box(n)));
-    })));
+    rows.push((
+        "rust".to_string(),
+        "kernel",
+        time_it(budget_ms, || {
+            std::hint::black_box(control(std::hint::black_box(n)));
+        }),
+    ));
     if let Some(noinline) = w.control_noinline {
-        rows.push(("rust (host call not inlined)".to_string(), "kernel", time_it(budget_ms, || {
-            std::hint::black_box(noinline(std::hint::black_box(n)));
-        })));
+        rows.push((
+            "rust (host call not inlined)".to_string(),
+            "kernel",
+            time_it(budget_ms, || {
+                std::hint::black_box(noinline(std::hint::black_box(n)));
+            }),
+        ));
     }
     // The binary measures itself (`--bench`): kernel and row. A short
     // first run sizes the real one (a process's start-up is no estimate).
     let binary_bench = |calls: u64| -> Option<serde_json::Value> {
-        let out = std::process::Command::new(binary_path).args(["--bench", &calls.to_string(), &format!("{{\"n\": {n}}}")]).output().ok()?;
+        let out = std::process::Command::new(binary_path)
+            .args(["--bench", &calls.to_string(), &format!("{{\"n\": {n}}}")])
+            .output()
+            .ok()?;
         serde_json::from_slice(&out.stdout).ok()
     };
-    let per_call = binary_bench(5).and_then(|r| r["kernel"]["median_ns"].as_f64()).unwrap_or(1e6);
-    let calls = calls_for(std::time::Duration::from_nanos(per_call.max(1.0) as u64), budget_ms);
+    let per_call = binary_bench(5)
+        .and_then(|r| r["kernel"]["median_ns"].as_f64())
+        .unwrap_or(1e6);
+    let calls = calls_for(
+        std::time::Duration::from_nanos(per_call.max(1.0) as u64),
+        budget_ms,
+    );
     let bench = binary_bench(calls).ok_or(());
     if let Ok(report) = bench {
         for caliber in ["kernel", "row"] {
             let s = &report[caliber];
-            if let (Some(median_ns), Some(min_ns), Some(max_ns)) = (s["median_ns"].as_f64(), s["min_ns"].as_f64(), s["max_ns"].as_f64()) {
-                rows.push(("binary".to_string(), caliber, Stats { median_ns, min_ns, max_ns }));
+            if let (Some(median_ns), Some(min_ns), Some(max_ns)) = (
+                s["median_ns"].as_f64(),
+                s["min_ns"].as_f64(),
+                s["max_ns"].as_f64(),
+            ) {
+                rows.push((
+                    "binary".to_string(),
+                    caliber,
+                    Stats {
+                        median_ns,
+                        min_ns,
+                        max_ns,
+                    },
+                ));
             }
         }
     }
     if let Ok(j) = jit(w) {
         if let Ok(mut prepared) = j.prepare(args(n)) {
-            rows.push(("jit".to_string(), "kernel", time_it(budget_ms, || {
-                std::hint::black_box(prepared.call()).ok();
-            })));
+            rows.push((
+                "jit".to_string(),
+                "kernel",
+                time_it(budget_ms, || {
+                    std::hint::black_box(prepared.call()).ok();
+                }),
+            ));
         }
-        rows.push(("jit".to_string(), "row", time_it(budget_ms, || {
-            std::hint::black_box(j.run_main(args(n))).ok();
-        })));
+        rows.push((
+            "jit".to_string(),
+            "row",
+            time_it(budget_ms, || {
+                std::hint::black_box(j.run_main(args(n))).ok();
+            }),
+        ));
     }
     if let Ok(c) = cranelift(w) {
-        rows.push(("cranelift".to_string(), "row", time_it(budget_ms, || {
-            std::hint::black_box(Evaluator::run_main(&c, args(n))).ok();
-        })));
+        rows.push((
+            "cranelift".to_string(),
+            "row",
+            time_it(budget_ms, || {
+                std::hint::black_box(Evaluator::run_main(&c, args(n))).ok();
+            }),
+        ));
     }
     for (system, runner) in lua_runners() {
         if let Some(script) = lua_script(w, system) {
@@ -264,8 +359,12 @@ pub fn timings(w: &Workload, n: i64, binary_path: &Path, budget_ms: u64) -> Vec<
         }
     }
     let tw = tree_walk(w);
-    rows.push(("tree-walk".to_string(), "row", time_it(budget_ms, || {
-        std::hint::black_box(Evaluator::run_main(&tw, args(n))).ok();
-    })));
+    rows.push((
+        "tree-walk".to_string(),
+        "row",
+        time_it(budget_ms, || {
+            std::hint::black_box(Evaluator::run_main(&tw, args(n))).ok();
+        }),
+    ));
     rows
 }

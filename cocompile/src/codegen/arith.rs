@@ -19,20 +19,34 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let rhs = self.pop()?;
         let lhs = self.pop()?;
         let result = match (lhs, rhs) {
-            (BasicValueEnum::FloatValue(a), BasicValueEnum::FloatValue(b)) => self.float_binary(op, a, b)?.into(),
-            (BasicValueEnum::IntValue(a), BasicValueEnum::IntValue(b)) if ty == IrType::I64 => self.checked_int_binary(op, a, b)?.into(),
+            (BasicValueEnum::FloatValue(a), BasicValueEnum::FloatValue(b)) => {
+                self.float_binary(op, a, b)?.into()
+            }
+            (BasicValueEnum::IntValue(a), BasicValueEnum::IntValue(b)) if ty == IrType::I64 => {
+                self.checked_int_binary(op, a, b)?.into()
+            }
             (BasicValueEnum::IntValue(a), BasicValueEnum::IntValue(b)) => {
                 let a = self.to_i32(a)?;
                 let b = self.to_i32(b)?;
                 self.wrapping_int_binary(op, a, b)?.into()
             }
-            (a, b) => return Err(self.malformed(format!("{} on mismatched operands {a:?} and {b:?}", super::op_name(op)))),
+            (a, b) => {
+                return Err(self.malformed(format!(
+                    "{} on mismatched operands {a:?} and {b:?}",
+                    super::op_name(op)
+                )));
+            }
         };
         self.push(result);
         Ok(())
     }
 
-    fn checked_int_binary(&mut self, op: &Op, a: IntValue<'ctx>, b: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+    fn checked_int_binary(
+        &mut self,
+        op: &Op,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let i64t = self.m.ctx.i64_type();
         match op {
             Op::Add(_) => self.with_overflow("llvm.sadd.with.overflow", a, b),
@@ -40,11 +54,26 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             Op::Mul(_) => self.with_overflow("llvm.smul.with.overflow", a, b),
             Op::Div(_) | Op::Mod(_) => {
                 let builder = &self.m.builder;
-                let zero = builder.build_int_compare(IntPredicate::EQ, b, i64t.const_zero(), "div_zero")?;
+                let zero = builder.build_int_compare(
+                    IntPredicate::EQ,
+                    b,
+                    i64t.const_zero(),
+                    "div_zero",
+                )?;
                 self.trap_if(zero, TrapCode::DivisionByZero)?;
                 let builder = &self.m.builder;
-                let is_min = builder.build_int_compare(IntPredicate::EQ, a, i64t.const_int(i64::MIN as u64, false), "is_min")?;
-                let is_neg1 = builder.build_int_compare(IntPredicate::EQ, b, i64t.const_all_ones(), "is_neg1")?;
+                let is_min = builder.build_int_compare(
+                    IntPredicate::EQ,
+                    a,
+                    i64t.const_int(i64::MIN as u64, false),
+                    "is_min",
+                )?;
+                let is_neg1 = builder.build_int_compare(
+                    IntPredicate::EQ,
+                    b,
+                    i64t.const_all_ones(),
+                    "is_neg1",
+                )?;
                 let overflow = builder.build_and(is_min, is_neg1, "div_overflow")?;
                 self.trap_if(overflow, TrapCode::NumericOverflow)?;
                 let builder = &self.m.builder;
@@ -59,17 +88,41 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
     }
 
-    fn with_overflow(&mut self, intrinsic: &str, a: IntValue<'ctx>, b: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
-        let pair = self.call_intrinsic(intrinsic, &[self.m.ctx.i64_type().into()], &[a.into(), b.into()])?.into_struct_value();
-        let value = self.m.builder.build_extract_value(pair, 0, "value")?.into_int_value();
-        let overflow = self.m.builder.build_extract_value(pair, 1, "overflow")?.into_int_value();
+    fn with_overflow(
+        &mut self,
+        intrinsic: &str,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        let pair = self
+            .call_intrinsic(
+                intrinsic,
+                &[self.m.ctx.i64_type().into()],
+                &[a.into(), b.into()],
+            )?
+            .into_struct_value();
+        let value = self
+            .m
+            .builder
+            .build_extract_value(pair, 0, "value")?
+            .into_int_value();
+        let overflow = self
+            .m
+            .builder
+            .build_extract_value(pair, 1, "overflow")?
+            .into_int_value();
         self.trap_if(overflow, TrapCode::NumericOverflow)?;
         Ok(value)
     }
 
     /// i32 address and length math: wrapping, like the IR's wasm origin;
     /// division is guarded so it is never undefined behaviour.
-    fn wrapping_int_binary(&mut self, op: &Op, a: IntValue<'ctx>, b: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+    fn wrapping_int_binary(
+        &mut self,
+        op: &Op,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let i32t = self.m.ctx.i32_type();
         match op {
             Op::Add(_) => Ok(self.m.builder.build_int_add(a, b, "add32")?),
@@ -77,10 +130,25 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             Op::Mul(_) => Ok(self.m.builder.build_int_mul(a, b, "mul32")?),
             Op::BitAnd(_) => Ok(self.m.builder.build_and(a, b, "and32")?),
             Op::Div(_) | Op::Mod(_) => {
-                let zero = self.m.builder.build_int_compare(IntPredicate::EQ, b, i32t.const_zero(), "div_zero")?;
+                let zero = self.m.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    b,
+                    i32t.const_zero(),
+                    "div_zero",
+                )?;
                 self.trap_if(zero, TrapCode::DivisionByZero)?;
-                let is_min = self.m.builder.build_int_compare(IntPredicate::EQ, a, i32t.const_int(i32::MIN as u32 as u64, false), "is_min")?;
-                let is_neg1 = self.m.builder.build_int_compare(IntPredicate::EQ, b, i32t.const_all_ones(), "is_neg1")?;
+                let is_min = self.m.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    a,
+                    i32t.const_int(i32::MIN as u32 as u64, false),
+                    "is_min",
+                )?;
+                let is_neg1 = self.m.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    b,
+                    i32t.const_all_ones(),
+                    "is_neg1",
+                )?;
                 let overflow = self.m.builder.build_and(is_min, is_neg1, "div_overflow")?;
                 self.trap_if(overflow, TrapCode::NumericOverflow)?;
                 Ok(if matches!(op, Op::Div(_)) {
@@ -93,7 +161,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
     }
 
-    fn float_binary(&mut self, op: &Op, a: FloatValue<'ctx>, b: FloatValue<'ctx>) -> Result<FloatValue<'ctx>, CodegenError> {
+    fn float_binary(
+        &mut self,
+        op: &Op,
+        a: FloatValue<'ctx>,
+        b: FloatValue<'ctx>,
+    ) -> Result<FloatValue<'ctx>, CodegenError> {
         match op {
             Op::Add(_) => Ok(self.m.builder.build_float_add(a, b, "fadd")?),
             Op::Sub(_) => Ok(self.m.builder.build_float_sub(a, b, "fsub")?),
@@ -102,7 +175,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 // Tree-walk reports a (signed) zero divisor as DivisionByZero;
                 // a NaN divisor divides normally.
                 let zero = self.m.ctx.f64_type().const_zero();
-                let is_zero = self.m.builder.build_float_compare(FloatPredicate::OEQ, b, zero, "fdiv_zero")?;
+                let is_zero = self.m.builder.build_float_compare(
+                    FloatPredicate::OEQ,
+                    b,
+                    zero,
+                    "fdiv_zero",
+                )?;
                 self.trap_if(is_zero, TrapCode::DivisionByZero)?;
                 Ok(if matches!(op, Op::Div(_)) {
                     self.m.builder.build_float_div(a, b, "fdiv")?
@@ -137,7 +215,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                         let y_nan = b.build_float_compare(FloatPredicate::UNO, y, y, "y_nan")?;
                         let nan_pair = b.build_and(x_nan, y_nan, "nan_pair")?;
                         let equal = b.build_or(eq, nan_pair, "ord_eq")?;
-                        if matches!(op, Op::Ne(_)) { b.build_not(equal, "ord_ne")? } else { equal }
+                        if matches!(op, Op::Ne(_)) {
+                            b.build_not(equal, "ord_ne")?
+                        } else {
+                            equal
+                        }
                     }
                 }
             }
@@ -160,7 +242,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 };
                 self.m.builder.build_int_compare(pred, x, y, "icmp")?
             }
-            (a, c) => return Err(self.malformed(format!("{} on mismatched operands {a:?} and {c:?}", super::op_name(op)))),
+            (a, c) => {
+                return Err(self.malformed(format!(
+                    "{} on mismatched operands {a:?} and {c:?}",
+                    super::op_name(op)
+                )));
+            }
         };
         self.push(result.into());
         Ok(())
@@ -168,14 +255,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     pub(crate) fn convert_i64_to_f64(&mut self) -> Result<(), CodegenError> {
         let v = self.pop_int()?;
-        let f = self.m.builder.build_signed_int_to_float(v, self.m.ctx.f64_type(), "sitofp")?;
+        let f = self
+            .m
+            .builder
+            .build_signed_int_to_float(v, self.m.ctx.f64_type(), "sitofp")?;
         self.push(f.into());
         Ok(())
     }
 
     pub(crate) fn f64_to_i64_sat(&mut self) -> Result<(), CodegenError> {
         let v = self.pop()?;
-        let r = self.call_intrinsic("llvm.fptosi.sat", &[self.m.ctx.i64_type().into(), self.m.ctx.f64_type().into()], &[v])?;
+        let r = self.call_intrinsic(
+            "llvm.fptosi.sat",
+            &[self.m.ctx.i64_type().into(), self.m.ctx.f64_type().into()],
+            &[v],
+        )?;
         self.push(r);
         Ok(())
     }

@@ -16,15 +16,25 @@ use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// `Call { fn_index }`: `[args...] -> [ret]`.
-    pub(crate) fn emit_call(&mut self, fn_index: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
-        let callee_ref = self
-            .m
-            .resolve_call_index(fn_index)
-            .ok_or_else(|| self.malformed(format!("Call to function index {fn_index}, which does not exist")))?;
+    pub(crate) fn emit_call(
+        &mut self,
+        fn_index: u32,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
+        let callee_ref = self.m.resolve_call_index(fn_index).ok_or_else(|| {
+            self.malformed(format!(
+                "Call to function index {fn_index}, which does not exist"
+            ))
+        })?;
         let callee = self.m.declare(callee_ref)?;
         let (_, callee_params, callee_ret, _) = self.m.signature(callee_ref);
         if callee_params.len() != param_tys.len() {
-            return Err(self.malformed(format!("Call passes {} arguments to a function of {}", param_tys.len(), callee_params.len())));
+            return Err(self.malformed(format!(
+                "Call passes {} arguments to a function of {}",
+                param_tys.len(),
+                callee_params.len()
+            )));
         }
         let args = self.pop_n(param_tys.len())?;
         let result = self.call_emitted(callee, &callee_params, args)?;
@@ -43,7 +53,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         params: &[IrType],
         args: Vec<BasicValueEnum<'ctx>>,
     ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
-        let mut call_args: Vec<BasicMetadataValueEnum> = vec![self.state.into(), self.arena.into(), self.arena_len.into(), self.depth.into()];
+        let mut call_args: Vec<BasicMetadataValueEnum> = vec![
+            self.state.into(),
+            self.arena.into(),
+            self.arena_len.into(),
+            self.depth.into(),
+        ];
         for (arg, ty) in args.into_iter().zip(params) {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
@@ -62,7 +77,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `CheckCap`: in closed world the grant is decided at compile time; in
     /// open world the state's granted bits decide at run time.
-    pub(crate) fn emit_check_cap(&mut self, cap_bit: u32, import: Option<u32>) -> Result<(), CodegenError> {
+    pub(crate) fn emit_check_cap(
+        &mut self,
+        cap_bit: u32,
+        import: Option<u32>,
+    ) -> Result<(), CodegenError> {
         if cap_bit == NO_CAPABILITY_BIT {
             return Ok(());
         }
@@ -71,14 +90,24 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let caps = self.load_state_u64(EntryState::OFFSET_CAPS, "caps")?;
             let bit = i64t.const_int(1u64 << (cap_bit & 63), false);
             let granted = self.m.builder.build_and(caps, bit, "granted")?;
-            let denied = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, granted, i64t.const_zero(), "denied")?;
+            let denied = self.m.builder.build_int_compare(
+                inkwell::IntPredicate::EQ,
+                granted,
+                i64t.const_zero(),
+                "denied",
+            )?;
             return self.trap_if(denied, TrapCode::CapabilityDenied);
         }
         if self.m.options.granted_caps.contains(&cap_bit) {
             return Ok(());
         }
         let function = match import {
-            Some(i) => self.m.ir.imports.get(i as usize).map_or_else(|| format!("import #{i}"), |imp| imp.name.clone()),
+            Some(i) => self
+                .m
+                .ir
+                .imports
+                .get(i as usize)
+                .map_or_else(|| format!("import #{i}"), |imp| imp.name.clone()),
             None => "a host function".to_string(),
         };
         Err(CodegenError::CapabilityNotGranted {
@@ -89,15 +118,23 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// `CallNative { import_idx }`: `[args...] -> [ret]`.
-    pub(crate) fn emit_call_native(&mut self, import_idx: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+    pub(crate) fn emit_call_native(
+        &mut self,
+        import_idx: u32,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
         let symbols = match &self.m.options.world {
             WorldMode::ClosedWorld { symbols } => symbols,
-            WorldMode::OpenWorld => return self.emit_host_call_helper(import_idx, param_tys, ret_ty),
+            WorldMode::OpenWorld => {
+                return self.emit_host_call_helper(import_idx, param_tys, ret_ty);
+            }
         };
-        let host = symbols
-            .get(import_idx as usize)
-            .cloned()
-            .ok_or_else(|| self.malformed(format!("CallNative to import #{import_idx}, which has no host symbol")))?;
+        let host = symbols.get(import_idx as usize).cloned().ok_or_else(|| {
+            self.malformed(format!(
+                "CallNative to import #{import_idx}, which has no host symbol"
+            ))
+        })?;
         let callee = self.host_function(&host, param_tys, ret_ty)?;
         let args = self.pop_n(param_tys.len())?;
         let mut call_args: Vec<BasicMetadataValueEnum> = Vec::with_capacity(args.len() + 1);
@@ -107,7 +144,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let failure = if host.fallible {
             let ptr = self.m.ctx.ptr_type(Default::default());
             let slot = self.state_field(EntryState::OFFSET_HOST_FAILURE)?;
-            let failure = self.m.builder.build_load(ptr, slot, "host_failure")?.into_pointer_value();
+            let failure = self
+                .m
+                .builder
+                .build_load(ptr, slot, "host_failure")?
+                .into_pointer_value();
             call_args.push(failure.into());
             Some(failure)
         } else {
@@ -116,13 +157,27 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let call = self.m.builder.build_call(callee, &call_args, "host")?;
         if !self.m.metered {
             // The metered copy repeats every site; report each once.
-            self.m.host_call_sites.push(HostCallSite { caller: self.name.clone(), symbol: host.symbol.clone(), line: self.line, column: self.column });
+            self.m.host_call_sites.push(HostCallSite {
+                caller: self.name.clone(),
+                symbol: host.symbol.clone(),
+                line: self.line,
+                column: self.column,
+            });
         }
         if let Some(failure) = failure {
             // `HostFailure::failed` is its first field.
-            let failed = self.m.builder.build_load(self.m.ctx.i32_type(), failure, "failed")?.into_int_value();
+            let failed = self
+                .m
+                .builder
+                .build_load(self.m.ctx.i32_type(), failure, "failed")?
+                .into_int_value();
             let zero = self.m.ctx.i32_type().const_zero();
-            let failed = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, failed, zero, "host_failed")?;
+            let failed = self.m.builder.build_int_compare(
+                inkwell::IntPredicate::NE,
+                failed,
+                zero,
+                "host_failed",
+            )?;
             self.trap_if(failed, TrapCode::HostError)?;
         }
         if ret_ty != IrType::Unit {
@@ -138,7 +193,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// Open world: pass the arguments as 64-bit patterns to the embedding's
     /// `relon_host_call` helper, leave if it reported an error, and
     /// reinterpret the returned pattern as `ret_ty`.
-    fn emit_host_call_helper(&mut self, import_idx: u32, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+    fn emit_host_call_helper(
+        &mut self,
+        import_idx: u32,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
         let ctx = self.m.ctx;
         let (i32t, i64t) = (ctx.i32_type(), ctx.i64_type());
         let ptr = ctx.ptr_type(Default::default());
@@ -154,12 +214,23 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let slots = self.array_slot(param_tys.len().max(1) as u32)?;
         for (i, (arg, ty)) in args.into_iter().zip(param_tys).enumerate() {
             let bits = match self.coerce(arg, *ty)? {
-                BasicValueEnum::FloatValue(f) => self.m.builder.build_bit_cast(f, i64t, "bits")?.into_int_value(),
-                BasicValueEnum::IntValue(v) if v.get_type().get_bit_width() < 64 => self.m.builder.build_int_z_extend(v, i64t, "bits")?,
+                BasicValueEnum::FloatValue(f) => self
+                    .m
+                    .builder
+                    .build_bit_cast(f, i64t, "bits")?
+                    .into_int_value(),
+                BasicValueEnum::IntValue(v) if v.get_type().get_bit_width() < 64 => {
+                    self.m.builder.build_int_z_extend(v, i64t, "bits")?
+                }
                 BasicValueEnum::IntValue(v) => v,
                 other => return Err(self.malformed(format!("host argument {other:?}"))),
             };
-            let at = super::memory::byte_offset(&self.m.builder, ctx, slots, i64t.const_int(8 * i as u64, false))?;
+            let at = super::memory::byte_offset(
+                &self.m.builder,
+                ctx,
+                slots,
+                i64t.const_int(8 * i as u64, false),
+            )?;
             self.m.builder.build_store(at, bits)?;
         }
         let call_args = [
@@ -179,10 +250,17 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.propagate_trap()?;
         let result: BasicValueEnum = match ret_ty {
             IrType::Unit => return Ok(()),
-            IrType::F64 => self.m.builder.build_bit_cast(bits, ctx.f64_type(), "host_f64")?,
+            IrType::F64 => self
+                .m
+                .builder
+                .build_bit_cast(bits, ctx.f64_type(), "host_f64")?,
             IrType::Bool => self.truthy(bits)?.into(),
             IrType::I64 => bits.into(),
-            _ => self.m.builder.build_int_truncate(bits, i32t, "host_i32")?.into(),
+            _ => self
+                .m
+                .builder
+                .build_int_truncate(bits, i32t, "host_i32")?
+                .into(),
         };
         self.push(result);
         Ok(())
@@ -190,12 +268,20 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// The `extern "C"` declaration of a host symbol, with the C ABI's
     /// `zeroext` on Bool (`i1`) parameters and results, as rustc emits them.
-    fn host_function(&mut self, host: &HostSymbol, param_tys: &[IrType], ret_ty: IrType) -> Result<FunctionValue<'ctx>, CodegenError> {
+    fn host_function(
+        &mut self,
+        host: &HostSymbol,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<FunctionValue<'ctx>, CodegenError> {
         let symbol = host.symbol.as_str();
         if let Some(f) = self.m.module.get_function(symbol) {
             return Ok(f);
         }
-        let mut params: Vec<BasicMetadataTypeEnum> = param_tys.iter().map(|t| self.m.llvm_type(*t).into()).collect();
+        let mut params: Vec<BasicMetadataTypeEnum> = param_tys
+            .iter()
+            .map(|t| self.m.llvm_type(*t).into())
+            .collect();
         if host.fallible {
             params.push(self.m.ctx.ptr_type(Default::default()).into());
         }
@@ -203,8 +289,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             IrType::Unit => self.m.ctx.void_type().fn_type(&params, false),
             t => self.m.llvm_type(t).fn_type(&params, false),
         };
-        let function = self.m.module.add_function(symbol, fn_type, Some(Linkage::External));
-        let zeroext = self.m.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
+        let function = self
+            .m
+            .module
+            .add_function(symbol, fn_type, Some(Linkage::External));
+        let zeroext = self
+            .m
+            .ctx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id("zeroext"), 0);
         for (i, t) in param_tys.iter().enumerate() {
             if *t == IrType::Bool {
                 function.add_attribute(AttributeLoc::Param(i as u32), zeroext);
@@ -218,7 +310,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `MakeClosure`: `[] -> [handle]`, the handle being
     /// `[fn_table_idx: u32][captures_ptr: u32]` in scratch.
-    pub(crate) fn emit_make_closure(&mut self, fn_table_idx: u32, captures: &[ClosureCapture], captures_size: u32) -> Result<(), CodegenError> {
+    pub(crate) fn emit_make_closure(
+        &mut self,
+        fn_table_idx: u32,
+        captures: &[ClosureCapture],
+        captures_size: u32,
+    ) -> Result<(), CodegenError> {
         let i32t = self.m.ctx.i32_type();
         let handle = self.alloc_scratch(i32t.const_int(8, false))?;
         let captures_ptr = if captures_size > 0 {
@@ -231,9 +328,16 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 } else if capture.ty == IrType::Closure {
                     handle.into()
                 } else {
-                    return Err(self.malformed(format!("closure captures let {} before it is bound", capture.let_idx)));
+                    return Err(self.malformed(format!(
+                        "closure captures let {} before it is bound",
+                        capture.let_idx
+                    )));
                 };
-                let slot_ty = if matches!(capture.ty, IrType::I64 | IrType::F64) { capture.ty } else { IrType::I32 };
+                let slot_ty = if matches!(capture.ty, IrType::I64 | IrType::F64) {
+                    capture.ty
+                } else {
+                    IrType::I32
+                };
                 let value = self.coerce(value, slot_ty)?;
                 self.push(ptr.into());
                 self.push(value);
@@ -255,7 +359,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `CallClosure`: `[handle, args...] -> [ret]`. Dispatches over the
     /// closure-table entries whose signature matches; any other index traps.
-    pub(crate) fn emit_call_closure(&mut self, param_tys: &[IrType], ret_ty: IrType) -> Result<(), CodegenError> {
+    pub(crate) fn emit_call_closure(
+        &mut self,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
         let args = self.pop_n(param_tys.len())?;
         let handle = self.pop_int()?;
         let self_call = self
@@ -345,5 +453,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
 /// Name of a capability bit, as Relon spells it.
 pub fn capability_name(bit: u32) -> &'static str {
-    crate::frontend::ALL_CAPABILITIES.into_iter().find(|c| c.bit_index() == bit).map_or("unknown", |c| c.as_str())
+    crate::frontend::ALL_CAPABILITIES
+        .into_iter()
+        .find(|c| c.bit_index() == bit)
+        .map_or("unknown", |c| c.as_str())
 }

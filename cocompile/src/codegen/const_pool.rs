@@ -37,23 +37,58 @@ pub(crate) enum UnicodeTable {
 
 impl UnicodeTable {
     fn encode(self) -> Vec<u8> {
-        use relon_ir::{case_folding, combining_marks, full_case_folding, normalization, normalization_data as data, whitespace};
+        use relon_ir::{
+            case_folding, combining_marks, full_case_folding, normalization,
+            normalization_data as data, whitespace,
+        };
         match self {
-            UnicodeTable::SimpleCaseFold { upper: true } => case_folding::encode_table_bytes(case_folding::simple_upper_folding()),
-            UnicodeTable::SimpleCaseFold { upper: false } => case_folding::encode_table_bytes(case_folding::simple_lower_folding()),
-            UnicodeTable::CombiningMarks => combining_marks::encode_ranges_bytes(combining_marks::combining_mark_ranges()),
-            UnicodeTable::Whitespace => whitespace::encode_ranges_bytes(whitespace::non_ascii_whitespace_ranges()),
-            UnicodeTable::Decomposition { compatibility: false } => normalization::encode_decomp_table_bytes(data::NFD_INDEX, data::NFD_POOL),
-            UnicodeTable::Decomposition { compatibility: true } => normalization::encode_decomp_table_bytes(data::NFKD_INDEX, data::NFKD_POOL),
-            UnicodeTable::CanonicalCombiningClass => normalization::encode_ccc_table_bytes(data::CCC_TABLE),
-            UnicodeTable::Composition => normalization::encode_composition_table_bytes(data::COMPOSITION_PAIRS),
-            UnicodeTable::FullCaseFold { upper: true } => full_case_folding::encode_full_table_bytes(full_case_folding::full_upper_folding()),
-            UnicodeTable::FullCaseFold { upper: false } => full_case_folding::encode_full_table_bytes(full_case_folding::full_lower_folding()),
-            UnicodeTable::Cased => full_case_folding::encode_ranges_bytes(full_case_folding::cased_ranges()),
-            UnicodeTable::CaseIgnorable => full_case_folding::encode_ranges_bytes(full_case_folding::case_ignorable_ranges()),
+            UnicodeTable::SimpleCaseFold { upper: true } => {
+                case_folding::encode_table_bytes(case_folding::simple_upper_folding())
+            }
+            UnicodeTable::SimpleCaseFold { upper: false } => {
+                case_folding::encode_table_bytes(case_folding::simple_lower_folding())
+            }
+            UnicodeTable::CombiningMarks => {
+                combining_marks::encode_ranges_bytes(combining_marks::combining_mark_ranges())
+            }
+            UnicodeTable::Whitespace => {
+                whitespace::encode_ranges_bytes(whitespace::non_ascii_whitespace_ranges())
+            }
+            UnicodeTable::Decomposition {
+                compatibility: false,
+            } => normalization::encode_decomp_table_bytes(data::NFD_INDEX, data::NFD_POOL),
+            UnicodeTable::Decomposition {
+                compatibility: true,
+            } => normalization::encode_decomp_table_bytes(data::NFKD_INDEX, data::NFKD_POOL),
+            UnicodeTable::CanonicalCombiningClass => {
+                normalization::encode_ccc_table_bytes(data::CCC_TABLE)
+            }
+            UnicodeTable::Composition => {
+                normalization::encode_composition_table_bytes(data::COMPOSITION_PAIRS)
+            }
+            UnicodeTable::FullCaseFold { upper: true } => {
+                full_case_folding::encode_full_table_bytes(full_case_folding::full_upper_folding())
+            }
+            UnicodeTable::FullCaseFold { upper: false } => {
+                full_case_folding::encode_full_table_bytes(full_case_folding::full_lower_folding())
+            }
+            UnicodeTable::Cased => {
+                full_case_folding::encode_ranges_bytes(full_case_folding::cased_ranges())
+            }
+            UnicodeTable::CaseIgnorable => {
+                full_case_folding::encode_ranges_bytes(full_case_folding::case_ignorable_ranges())
+            }
             // Searched with the simple fold's 8-byte stride.
-            UnicodeTable::TurkishCaseFold { upper: true } => full_case_folding::encode_simple_view_bytes(full_case_folding::turkish_upper_folding()),
-            UnicodeTable::TurkishCaseFold { upper: false } => full_case_folding::encode_simple_view_bytes(full_case_folding::turkish_lower_folding()),
+            UnicodeTable::TurkishCaseFold { upper: true } => {
+                full_case_folding::encode_simple_view_bytes(
+                    full_case_folding::turkish_upper_folding(),
+                )
+            }
+            UnicodeTable::TurkishCaseFold { upper: false } => {
+                full_case_folding::encode_simple_view_bytes(
+                    full_case_folding::turkish_lower_folding(),
+                )
+            }
         }
     }
 }
@@ -136,7 +171,8 @@ impl ConstPool {
     pub(crate) fn dict(&mut self, entries: &[(String, i64)]) -> u32 {
         let mut sorted: Vec<&(String, i64)> = entries.iter().collect();
         sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let shape = relon_ir::shape_hash::shape_hash_for_keys(sorted.iter().map(|(k, _)| k.as_str()));
+        let shape =
+            relon_ir::shape_hash::shape_hash_for_keys(sorted.iter().map(|(k, _)| k.as_str()));
         let header = 16;
         let table = 16 * sorted.len();
         let mut record = Vec::with_capacity(header + table);
@@ -179,7 +215,10 @@ mod tests {
         let again = pool.string("abc");
         assert_eq!(a, again);
         assert_eq!(list % 8, 0);
-        assert_eq!(&pool.bytes()[a as usize..a as usize + 7], &[3, 0, 0, 0, b'a', b'b', b'c']);
+        assert_eq!(
+            &pool.bytes()[a as usize..a as usize + 7],
+            &[3, 0, 0, 0, b'a', b'b', b'c']
+        );
         let strings = pool.list_string(&["abc".into(), "d".into()]);
         let header = &pool.bytes()[strings as usize..strings as usize + 12];
         assert_eq!(u32::from_le_bytes(header[0..4].try_into().unwrap()), 2);

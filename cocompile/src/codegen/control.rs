@@ -13,7 +13,11 @@ use super::CodegenError;
 use super::func::{Flow, FuncEmitter, Label, LabelKind};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
-    pub(crate) fn emit_block(&mut self, result: Option<IrType>, body: &[TaggedOp]) -> Result<Flow, CodegenError> {
+    pub(crate) fn emit_block(
+        &mut self,
+        result: Option<IrType>,
+        body: &[TaggedOp],
+    ) -> Result<Flow, CodegenError> {
         let end = self.m.ctx.append_basic_block(self.function, "block_end");
         let result = result.map(|t| self.m.llvm_type(t));
         self.enter_label(LabelKind::Exit, end, result);
@@ -22,7 +26,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.leave_exit_label(end)
     }
 
-    pub(crate) fn emit_loop(&mut self, result: Option<IrType>, body: &[TaggedOp]) -> Result<Flow, CodegenError> {
+    pub(crate) fn emit_loop(
+        &mut self,
+        result: Option<IrType>,
+        body: &[TaggedOp],
+    ) -> Result<Flow, CodegenError> {
         if result.is_some() {
             return Err(self.malformed("a Loop that yields a value".into()));
         }
@@ -34,13 +42,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         self.enter_label(LabelKind::LoopHead, head, None);
         let flow = self.emit_nested_body(body, false)?;
-        let label = self.labels.pop().ok_or_else(|| self.malformed("label stack underflow".into()))?;
+        let label = self
+            .labels
+            .pop()
+            .ok_or_else(|| self.malformed("label stack underflow".into()))?;
         self.stack.truncate(label.stack_base);
         // Falling off the end of a loop body leaves the loop.
         Ok(flow)
     }
 
-    pub(crate) fn emit_if(&mut self, result: IrType, then_body: &[TaggedOp], else_body: &[TaggedOp]) -> Result<Flow, CodegenError> {
+    pub(crate) fn emit_if(
+        &mut self,
+        result: IrType,
+        then_body: &[TaggedOp],
+        else_body: &[TaggedOp],
+    ) -> Result<Flow, CodegenError> {
         let cond = self.pop_condition()?;
         // The arms of an `If` in tail position are in tail position too.
         let tail = self.op_in_tail;
@@ -48,7 +64,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let then_bb = ctx.append_basic_block(self.function, "then");
         let else_bb = ctx.append_basic_block(self.function, "else");
         let end = ctx.append_basic_block(self.function, "if_end");
-        self.m.builder.build_conditional_branch(cond, then_bb, else_bb)?;
+        self.m
+            .builder
+            .build_conditional_branch(cond, then_bb, else_bb)?;
         let result_ty = Some(self.m.llvm_type(result));
         self.enter_label(LabelKind::Exit, end, result_ty);
         self.m.builder.position_at_end(then_bb);
@@ -73,12 +91,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let index = self.label_index(depth)?;
         let target = self.labels[index].target;
         self.add_incoming(index, false)?;
-        self.m.builder.build_conditional_branch(cond, target, cont)?;
+        self.m
+            .builder
+            .build_conditional_branch(cond, target, cont)?;
         self.m.builder.position_at_end(cont);
         Ok(())
     }
 
-    pub(crate) fn emit_br_table(&mut self, default: u32, targets: &[u32]) -> Result<Flow, CodegenError> {
+    pub(crate) fn emit_br_table(
+        &mut self,
+        default: u32,
+        targets: &[u32],
+    ) -> Result<Flow, CodegenError> {
         let index = self.pop_int()?;
         let index = self.to_i32(index)?;
         let default_label = self.label_index(default)?;
@@ -87,21 +111,42 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         for (i, depth) in targets.iter().enumerate() {
             let label = self.label_index(*depth)?;
             self.add_incoming(label, false)?;
-            cases.push((self.m.ctx.i32_type().const_int(i as u64, false), self.labels[label].target));
+            cases.push((
+                self.m.ctx.i32_type().const_int(i as u64, false),
+                self.labels[label].target,
+            ));
         }
-        self.m.builder.build_switch(index, self.labels[default_label].target, &cases)?;
+        self.m
+            .builder
+            .build_switch(index, self.labels[default_label].target, &cases)?;
         Ok(Flow::Terminated)
     }
 
-    fn enter_label(&mut self, kind: LabelKind, target: inkwell::basic_block::BasicBlock<'ctx>, result: Option<BasicTypeEnum<'ctx>>) {
-        self.labels.push(Label { kind, target, result, incoming: Vec::new(), stack_base: self.stack.len() });
+    fn enter_label(
+        &mut self,
+        kind: LabelKind,
+        target: inkwell::basic_block::BasicBlock<'ctx>,
+        result: Option<BasicTypeEnum<'ctx>>,
+    ) {
+        self.labels.push(Label {
+            kind,
+            target,
+            result,
+            incoming: Vec::new(),
+            stack_base: self.stack.len(),
+        });
     }
 
     fn label_index(&self, depth: u32) -> Result<usize, CodegenError> {
         self.labels
             .len()
             .checked_sub(1 + depth as usize)
-            .ok_or_else(|| self.malformed(format!("branch to label depth {depth} with {} enclosing labels", self.labels.len())))
+            .ok_or_else(|| {
+                self.malformed(format!(
+                    "branch to label depth {depth} with {} enclosing labels",
+                    self.labels.len()
+                ))
+            })
     }
 
     /// Record the value a branch from the current block carries to label
@@ -115,7 +160,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let value = if pop {
             self.pop()?
         } else {
-            *self.stack.last().ok_or_else(|| self.malformed("branch with a result but an empty stack".into()))?
+            *self
+                .stack
+                .last()
+                .ok_or_else(|| self.malformed("branch with a result but an empty stack".into()))?
         };
         let value = self.coerce_to(value, ty)?;
         let block = self.current_block()?;
@@ -123,9 +171,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    fn coerce_to(&self, value: BasicValueEnum<'ctx>, ty: Option<BasicTypeEnum<'ctx>>) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+    fn coerce_to(
+        &self,
+        value: BasicValueEnum<'ctx>,
+        ty: Option<BasicTypeEnum<'ctx>>,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
         match ty {
-            Some(BasicTypeEnum::IntType(t)) if value.is_int_value() && value.get_type() != t.into() => {
+            Some(BasicTypeEnum::IntType(t))
+                if value.is_int_value() && value.get_type() != t.into() =>
+            {
                 let as_ir = match t.get_bit_width() {
                     1 => IrType::Bool,
                     64 => IrType::I64,
@@ -140,7 +194,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     fn branch_to_label(&mut self, depth: u32) -> Result<(), CodegenError> {
         let index = self.label_index(depth)?;
         self.add_incoming(index, true)?;
-        self.m.builder.build_unconditional_branch(self.labels[index].target)?;
+        self.m
+            .builder
+            .build_unconditional_branch(self.labels[index].target)?;
         Ok(())
     }
 
@@ -154,8 +210,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Pop the innermost exit label and continue at its end, merging the
     /// values branched there.
-    fn leave_exit_label(&mut self, end: inkwell::basic_block::BasicBlock<'ctx>) -> Result<Flow, CodegenError> {
-        let label = self.labels.pop().ok_or_else(|| self.malformed("label stack underflow".into()))?;
+    fn leave_exit_label(
+        &mut self,
+        end: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> Result<Flow, CodegenError> {
+        let label = self
+            .labels
+            .pop()
+            .ok_or_else(|| self.malformed("label stack underflow".into()))?;
         self.stack.truncate(label.stack_base);
         self.m.builder.position_at_end(end);
         if end.get_first_use().is_none() {
@@ -179,7 +241,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(Flow::Continues)
     }
 
-    pub(crate) fn current_block(&self) -> Result<inkwell::basic_block::BasicBlock<'ctx>, CodegenError> {
-        self.m.builder.get_insert_block().ok_or_else(|| CodegenError::Llvm("builder has no block".into()))
+    pub(crate) fn current_block(
+        &self,
+    ) -> Result<inkwell::basic_block::BasicBlock<'ctx>, CodegenError> {
+        self.m
+            .builder
+            .get_insert_block()
+            .ok_or_else(|| CodegenError::Llvm("builder has no block".into()))
     }
 }

@@ -110,10 +110,22 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     ) -> Result<Self, CodegenError> {
         let alloca_block = m.ctx.append_basic_block(function, "allocas");
         let missing = || CodegenError::Llvm("function is missing an implicit parameter".into());
-        let state = function.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
-        let arena = function.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
-        let arena_len = function.get_nth_param(2).ok_or_else(missing)?.into_int_value();
-        let depth = function.get_nth_param(3).ok_or_else(missing)?.into_int_value();
+        let state = function
+            .get_nth_param(0)
+            .ok_or_else(missing)?
+            .into_pointer_value();
+        let arena = function
+            .get_nth_param(1)
+            .ok_or_else(missing)?
+            .into_pointer_value();
+        let arena_len = function
+            .get_nth_param(2)
+            .ok_or_else(missing)?
+            .into_int_value();
+        let depth = function
+            .get_nth_param(3)
+            .ok_or_else(missing)?
+            .into_int_value();
         let params = (0..params.len() as u32)
             .map(|i| function.get_nth_param(i + 4).ok_or_else(missing))
             .collect::<Result<Vec<_>, _>>()?;
@@ -144,11 +156,26 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Turn `CallClosure`s of this function's own handle into direct calls.
-    pub fn enable_self_calls(&mut self, function: FunctionValue<'ctx>, offset: u32, body: &[TaggedOp]) {
+    pub fn enable_self_calls(
+        &mut self,
+        function: FunctionValue<'ctx>,
+        offset: u32,
+        body: &[TaggedOp],
+    ) {
         let mut counts = HashMap::new();
         super::self_recursion::let_set_counts(body, &mut counts);
-        let single_set_lets = counts.into_iter().filter(|(_, n)| *n == 1).map(|(idx, _)| idx).collect();
-        self.self_call = Some(SelfCall { function, offset, handles: Vec::new(), lets: HashSet::new(), single_set_lets });
+        let single_set_lets = counts
+            .into_iter()
+            .filter(|(_, n)| *n == 1)
+            .map(|(idx, _)| idx)
+            .collect();
+        self.self_call = Some(SelfCall {
+            function,
+            offset,
+            handles: Vec::new(),
+            lets: HashSet::new(),
+            single_set_lets,
+        });
     }
 
     /// Emit the prologue (depth and fuel checks) and the body.
@@ -182,7 +209,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             // An op is in tail position when its value is what the function
             // returns: last in a tail body, or just before its `Return`.
             self.op_in_tail = self.tail_context
-                && (i + 1 == body.len() || (i + 2 == body.len() && matches!(body[i + 1].op, Op::Return)));
+                && (i + 1 == body.len()
+                    || (i + 2 == body.len() && matches!(body[i + 1].op, Op::Return)));
             if self.emit_op(&tagged.op)? == Flow::Terminated {
                 return Ok(Flow::Terminated);
             }
@@ -191,7 +219,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Emit a nested body that is (or is not) in tail position.
-    pub(crate) fn emit_nested_body(&mut self, body: &[TaggedOp], tail: bool) -> Result<Flow, CodegenError> {
+    pub(crate) fn emit_nested_body(
+        &mut self,
+        body: &[TaggedOp],
+        tail: bool,
+    ) -> Result<Flow, CodegenError> {
         let outer = std::mem::replace(&mut self.tail_context, tail);
         let flow = self.emit_body(body);
         self.tail_context = outer;
@@ -208,18 +240,33 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     fn emit_op(&mut self, op: &Op) -> Result<Flow, CodegenError> {
         match op {
-            Op::ConstBool(b) => self.push(self.m.ctx.bool_type().const_int(*b as u64, false).into()),
-            Op::ConstI32(v) => self.push(self.m.ctx.i32_type().const_int(*v as u32 as u64, false).into()),
+            Op::ConstBool(b) => {
+                self.push(self.m.ctx.bool_type().const_int(*b as u64, false).into())
+            }
+            Op::ConstI32(v) => self.push(
+                self.m
+                    .ctx
+                    .i32_type()
+                    .const_int(*v as u32 as u64, false)
+                    .into(),
+            ),
             Op::ConstI64(v) => self.push(self.m.ctx.i64_type().const_int(*v as u64, false).into()),
             Op::ConstF64(v) => self.push(self.m.ctx.f64_type().const_float(v.0).into()),
             Op::LocalGet(i) => {
-                let value = *self.params.get(*i as usize).ok_or_else(|| self.malformed(format!("LocalGet({i}) past the parameters")))?;
+                let value = *self
+                    .params
+                    .get(*i as usize)
+                    .ok_or_else(|| self.malformed(format!("LocalGet({i}) past the parameters")))?;
                 self.push(value);
             }
             Op::LetGet { idx, ty } => self.let_get(*idx, *ty)?,
             Op::LetSet { idx, ty } => self.let_set(*idx, *ty)?,
             Op::LoadField { offset, ty } => self.load_field(*offset, *ty)?,
-            Op::StoreField { offset, ty, inplace } => self.store_field(*offset, *ty, *inplace)?,
+            Op::StoreField {
+                offset,
+                ty,
+                inplace,
+            } => self.store_field(*offset, *ty, *inplace)?,
             Op::LoadI32AtAbsolute { offset } => self.load_absolute(*offset, IrType::I32)?,
             Op::LoadI64AtAbsolute { offset } => self.load_absolute(*offset, IrType::I64)?,
             Op::LoadF64AtAbsolute { offset } => self.load_absolute(*offset, IrType::F64)?,
@@ -240,14 +287,22 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 self.push(base.into());
             }
             Op::Add(IrType::String) => self.concat(2)?,
-            Op::Add(t) | Op::Sub(t) | Op::Mul(t) | Op::Div(t) | Op::Mod(t) | Op::BitAnd(t) => self.binary(op, *t)?,
-            Op::Eq(t) | Op::Ne(t) | Op::Lt(t) | Op::Le(t) | Op::Gt(t) | Op::Ge(t) => self.compare(op, *t)?,
+            Op::Add(t) | Op::Sub(t) | Op::Mul(t) | Op::Div(t) | Op::Mod(t) | Op::BitAnd(t) => {
+                self.binary(op, *t)?
+            }
+            Op::Eq(t) | Op::Ne(t) | Op::Lt(t) | Op::Le(t) | Op::Gt(t) | Op::Ge(t) => {
+                self.compare(op, *t)?
+            }
             Op::ConvertI64ToF64 => self.convert_i64_to_f64()?,
             Op::F64ToI64Sat => self.f64_to_i64_sat()?,
             Op::F64Unary(u) => self.f64_unary(*u)?,
             Op::F64Pow => self.f64_pow()?,
             Op::Select { ty } => self.select(*ty)?,
-            Op::If { result_ty, then_body, else_body } => return self.emit_if(*result_ty, then_body, else_body),
+            Op::If {
+                result_ty,
+                then_body,
+                else_body,
+            } => return self.emit_if(*result_ty, then_body, else_body),
             Op::Block { result_ty, body } => return self.emit_block(*result_ty, body),
             Op::Loop { result_ty, body } => return self.emit_loop(*result_ty, body),
             Op::Br { label_depth } => return self.emit_br(*label_depth),
@@ -261,15 +316,27 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 self.trap_now(trap_code_of(*kind))?;
                 return Ok(Flow::Terminated);
             }
-            Op::Call { fn_index, param_tys, ret_ty, .. } => self.emit_call(*fn_index, param_tys, *ret_ty)?,
-            Op::CallNative { import_idx, param_tys, ret_ty, cap_bit } => {
+            Op::Call {
+                fn_index,
+                param_tys,
+                ret_ty,
+                ..
+            } => self.emit_call(*fn_index, param_tys, *ret_ty)?,
+            Op::CallNative {
+                import_idx,
+                param_tys,
+                ret_ty,
+                cap_bit,
+            } => {
                 self.emit_check_cap(*cap_bit, Some(*import_idx))?;
                 self.emit_call_native(*import_idx, param_tys, *ret_ty)?;
             }
             Op::CheckCap { cap_bit } => self.emit_check_cap(*cap_bit, None)?,
-            Op::MakeClosure { fn_table_idx, captures, captures_size } => {
-                self.emit_make_closure(*fn_table_idx, captures, *captures_size)?
-            }
+            Op::MakeClosure {
+                fn_table_idx,
+                captures,
+                captures_size,
+            } => self.emit_make_closure(*fn_table_idx, captures, *captures_size)?,
             Op::CallClosure { param_tys, ret_ty } => self.emit_call_closure(param_tys, *ret_ty)?,
             other => {
                 if self.emit_value_op(other)?.is_none() && self.emit_record_op(other)?.is_none() {
@@ -291,7 +358,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if self.stack.len() <= floor {
             return Err(self.malformed("value stack underflow".into()));
         }
-        self.stack.pop().ok_or_else(|| self.malformed("value stack underflow".into()))
+        self.stack
+            .pop()
+            .ok_or_else(|| self.malformed("value stack underflow".into()))
     }
 
     pub(crate) fn pop_int(&mut self) -> Result<IntValue<'ctx>, CodegenError> {
@@ -318,12 +387,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if v.get_type().get_bit_width() == 1 {
             return Ok(v);
         }
-        Ok(self.m.builder.build_int_compare(inkwell::IntPredicate::NE, v, v.get_type().const_zero(), "truthy")?)
+        Ok(self.m.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            v,
+            v.get_type().const_zero(),
+            "truthy",
+        )?)
     }
 
     /// Convert `value` to the LLVM representation of `ty` (integer widths
     /// differ between `Bool` slots, `i32` captures and `i64` values).
-    pub(crate) fn coerce(&self, value: BasicValueEnum<'ctx>, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+    pub(crate) fn coerce(
+        &self,
+        value: BasicValueEnum<'ctx>,
+        ty: IrType,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
         let target = self.m.llvm_type(ty);
         if value.get_type() == target {
             return Ok(value);
@@ -362,18 +440,41 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     pub(crate) fn state_field(&self, offset: usize) -> Result<PointerValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
-        super::memory::byte_offset(&self.m.builder, ctx, self.state, ctx.i64_type().const_int(offset as u64, false))
+        super::memory::byte_offset(
+            &self.m.builder,
+            ctx,
+            self.state,
+            ctx.i64_type().const_int(offset as u64, false),
+        )
     }
 
-    pub(crate) fn load_state_u32(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
-        Ok(self.m.load_state_field(self.state, offset, self.m.ctx.i32_type().into(), name)?.into_int_value())
+    pub(crate) fn load_state_u32(
+        &self,
+        offset: usize,
+        name: &str,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        Ok(self
+            .m
+            .load_state_field(self.state, offset, self.m.ctx.i32_type().into(), name)?
+            .into_int_value())
     }
 
-    pub(crate) fn load_state_u64(&self, offset: usize, name: &str) -> Result<IntValue<'ctx>, CodegenError> {
-        Ok(self.m.load_state_field(self.state, offset, self.m.ctx.i64_type().into(), name)?.into_int_value())
+    pub(crate) fn load_state_u64(
+        &self,
+        offset: usize,
+        name: &str,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        Ok(self
+            .m
+            .load_state_field(self.state, offset, self.m.ctx.i64_type().into(), name)?
+            .into_int_value())
     }
 
-    pub(crate) fn store_state(&self, offset: usize, value: IntValue<'ctx>) -> Result<(), CodegenError> {
+    pub(crate) fn store_state(
+        &self,
+        offset: usize,
+        value: IntValue<'ctx>,
+    ) -> Result<(), CodegenError> {
         let ptr = self.state_field(offset)?;
         self.m.builder.build_store(ptr, value)?;
         Ok(())
@@ -385,8 +486,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn trap_now(&mut self, code: TrapCode) -> Result<(), CodegenError> {
         let site = self.m.trap_site(self.line, self.column);
         let i32t = self.m.ctx.i32_type();
-        self.store_state(EntryState::OFFSET_TRAP_CODE, i32t.const_int(code.as_u32() as u64, false))?;
-        self.store_state(EntryState::OFFSET_TRAP_SITE, i32t.const_int(site as u64, false))?;
+        self.store_state(
+            EntryState::OFFSET_TRAP_CODE,
+            i32t.const_int(code.as_u32() as u64, false),
+        )?;
+        self.store_state(
+            EntryState::OFFSET_TRAP_SITE,
+            i32t.const_int(site as u64, false),
+        )?;
         self.return_abruptly()
     }
 
@@ -401,7 +508,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Branch to a fresh cold block when `cond` holds (marked unlikely),
     /// leave the builder there, and return the block where control goes on.
-    pub(crate) fn branch_cold(&mut self, cond: IntValue<'ctx>) -> Result<BasicBlock<'ctx>, CodegenError> {
+    pub(crate) fn branch_cold(
+        &mut self,
+        cond: IntValue<'ctx>,
+    ) -> Result<BasicBlock<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let expect = inkwell::intrinsics::Intrinsic::find("llvm.expect")
             .and_then(|i| i.get_declaration(&self.m.module, &[ctx.bool_type().into()]))
@@ -409,20 +519,30 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let cond = self
             .m
             .builder
-            .build_call(expect, &[cond.into(), ctx.bool_type().const_zero().into()], "unlikely")?
+            .build_call(
+                expect,
+                &[cond.into(), ctx.bool_type().const_zero().into()],
+                "unlikely",
+            )?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("llvm.expect returned nothing".into()))?
             .into_int_value();
         let cold_bb = ctx.append_basic_block(self.function, "cold");
         let cont_bb = ctx.append_basic_block(self.function, "ok");
-        self.m.builder.build_conditional_branch(cond, cold_bb, cont_bb)?;
+        self.m
+            .builder
+            .build_conditional_branch(cond, cold_bb, cont_bb)?;
         self.m.builder.position_at_end(cold_bb);
         Ok(cont_bb)
     }
 
     /// Trap with `code` when `cond` holds; continue otherwise.
-    pub(crate) fn trap_if(&mut self, cond: IntValue<'ctx>, code: TrapCode) -> Result<(), CodegenError> {
+    pub(crate) fn trap_if(
+        &mut self,
+        cond: IntValue<'ctx>,
+        code: TrapCode,
+    ) -> Result<(), CodegenError> {
         let cont_bb = self.branch_cold(cond)?;
         self.trap_now(code)?;
         self.m.builder.position_at_end(cont_bb);
@@ -433,7 +553,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn propagate_trap(&mut self) -> Result<(), CodegenError> {
         let code = self.load_state_u32(EntryState::OFFSET_TRAP_CODE, "trap_code")?;
         let zero = self.m.ctx.i32_type().const_zero();
-        let trapped = self.m.builder.build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
+        let trapped =
+            self.m
+                .builder
+                .build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
         let cont_bb = self.branch_cold(trapped)?;
         self.return_abruptly()?;
         self.m.builder.position_at_end(cont_bb);
@@ -444,9 +567,17 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn consume_fuel(&mut self) -> Result<(), CodegenError> {
         let fuel = self.load_state_u64(EntryState::OFFSET_FUEL, "fuel")?;
         let i64t = self.m.ctx.i64_type();
-        let empty = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, fuel, i64t.const_zero(), "fuel_out")?;
+        let empty = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::EQ,
+            fuel,
+            i64t.const_zero(),
+            "fuel_out",
+        )?;
         self.trap_if(empty, TrapCode::StepLimitExceeded)?;
-        let left = self.m.builder.build_int_sub(fuel, i64t.const_int(1, false), "fuel_left")?;
+        let left = self
+            .m
+            .builder
+            .build_int_sub(fuel, i64t.const_int(1, false), "fuel_left")?;
         self.store_state(EntryState::OFFSET_FUEL, left)
     }
 
@@ -454,9 +585,17 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// its callees get one unit less. (The entry itself is not counted.)
     fn enter_call_depth(&mut self) -> Result<(), CodegenError> {
         let i64t = self.m.ctx.i64_type();
-        let exhausted = self.m.builder.build_int_compare(inkwell::IntPredicate::EQ, self.depth, i64t.const_zero(), "too_deep")?;
+        let exhausted = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::EQ,
+            self.depth,
+            i64t.const_zero(),
+            "too_deep",
+        )?;
         self.trap_if(exhausted, TrapCode::RecursionLimitExceeded)?;
-        self.depth = self.m.builder.build_int_sub(self.depth, i64t.const_int(1, false), "depth_left")?;
+        self.depth =
+            self.m
+                .builder
+                .build_int_sub(self.depth, i64t.const_int(1, false), "depth_left")?;
         Ok(())
     }
 
@@ -479,11 +618,20 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     // ---- errors --------------------------------------------------------------
 
     pub(crate) fn malformed(&self, detail: String) -> CodegenError {
-        CodegenError::MalformedIr { function: self.name.clone(), line: self.line, detail }
+        CodegenError::MalformedIr {
+            function: self.name.clone(),
+            line: self.line,
+            detail,
+        }
     }
 
     pub(crate) fn unsupported(&self, op: &Op) -> CodegenError {
-        CodegenError::UnsupportedOp { op: op_name(op), line: self.line, column: self.column, function: self.name.clone() }
+        CodegenError::UnsupportedOp {
+            op: op_name(op),
+            line: self.line,
+            column: self.column,
+            function: self.name.clone(),
+        }
     }
 }
 

@@ -47,7 +47,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Emit at the top of the function's alloca block (so mem2reg turns the
     /// allocas into SSA), then carry on where the builder was.
-    pub(crate) fn in_alloca_block<R>(&self, emit: impl FnOnce(&Builder<'ctx>) -> Result<R, CodegenError>) -> Result<R, CodegenError> {
+    pub(crate) fn in_alloca_block<R>(
+        &self,
+        emit: impl FnOnce(&Builder<'ctx>) -> Result<R, CodegenError>,
+    ) -> Result<R, CodegenError> {
         let here = self.current_block()?;
         let b = &self.m.builder;
         match self.alloca_block.get_first_instruction() {
@@ -77,7 +80,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     pub(crate) fn let_get(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
         let slot = self.let_slot(idx, ty)?;
-        let value = self.m.builder.build_load(self.m.llvm_type(ty), slot, &format!("let{idx}"))?;
+        let value = self
+            .m
+            .builder
+            .build_load(self.m.llvm_type(ty), slot, &format!("let{idx}"))?;
         if let Some(sc) = self.self_call.as_mut().filter(|sc| sc.lets.contains(&idx)) {
             sc.handles.push(value);
         }
@@ -101,23 +107,42 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Value of a let slot as `ty`, for closure captures.
-    pub(crate) fn let_value(&mut self, idx: u32, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+    pub(crate) fn let_value(
+        &mut self,
+        idx: u32,
+        ty: IrType,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
         self.let_get(idx, ty)?;
         self.pop()
     }
 
-    fn record_field_addr(&self, record_offset_field: usize, offset: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+    fn record_field_addr(
+        &self,
+        record_offset_field: usize,
+        offset: u32,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let base = self.load_state_u32(record_offset_field, "record")?;
-        let base = self.m.builder.build_int_z_extend(base, ctx.i64_type(), "record64")?;
-        let at = self.m.builder.build_int_add(base, ctx.i64_type().const_int(offset as u64, false), "field_off")?;
+        let base = self
+            .m
+            .builder
+            .build_int_z_extend(base, ctx.i64_type(), "record64")?;
+        let at = self.m.builder.build_int_add(
+            base,
+            ctx.i64_type().const_int(offset as u64, false),
+            "field_off",
+        )?;
         byte_offset(&self.m.builder, ctx, self.arena, at)
     }
 
     /// `LoadField`: a `#main` parameter from the input record.
     pub(crate) fn load_field(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
         // Pointer slots (strings, lists, records) hold arena offsets.
-        let ty = if matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) { ty } else { IrType::I32 };
+        let ty = if matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) {
+            ty
+        } else {
+            IrType::I32
+        };
         let addr = self.record_field_addr(EntryState::OFFSET_IN_OFFSET, offset)?;
         let value = self.load_typed(addr, ty)?;
         self.push(value);
@@ -125,8 +150,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// `StoreField`: the result into the output record (scalars only).
-    pub(crate) fn store_field(&mut self, offset: u32, ty: IrType, inplace: bool) -> Result<(), CodegenError> {
-        if inplace || !matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32 | IrType::Unit) {
+    pub(crate) fn store_field(
+        &mut self,
+        offset: u32,
+        ty: IrType,
+        inplace: bool,
+    ) -> Result<(), CodegenError> {
+        if inplace
+            || !matches!(
+                ty,
+                IrType::I64 | IrType::F64 | IrType::Bool | IrType::I32 | IrType::Unit
+            )
+        {
             return self.store_pointer_field(offset, ty, inplace);
         }
         let value = self.pop()?;
@@ -137,20 +172,38 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// The native address of arena offset `base + offset`, trapping with
     /// `IndexOutOfBounds` unless `width` bytes from there lie in the arena.
-    pub(crate) fn arena_addr(&mut self, base: IntValue<'ctx>, offset: u32, width: u32) -> Result<PointerValue<'ctx>, CodegenError> {
+    pub(crate) fn arena_addr(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        width: u32,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
         let width = self.m.ctx.i64_type().const_int(width as u64, false);
         self.arena_span(base, offset, width)
     }
 
     /// [`Self::arena_addr`] for a run-time length `len` (an `i64`).
-    pub(crate) fn arena_span(&mut self, base: IntValue<'ctx>, offset: u32, len: IntValue<'ctx>) -> Result<PointerValue<'ctx>, CodegenError> {
+    pub(crate) fn arena_span(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        len: IntValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let i64t = ctx.i64_type();
         let base = self.to_i32(base)?;
         let base = self.m.builder.build_int_z_extend(base, i64t, "base64")?;
-        let at = self.m.builder.build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
+        let at = self
+            .m
+            .builder
+            .build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
         let end = self.m.builder.build_int_add(at, len, "abs_end")?;
-        let outside = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "out_of_arena")?;
+        let outside = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::UGT,
+            end,
+            self.arena_len,
+            "out_of_arena",
+        )?;
         self.trap_if(outside, TrapCode::IndexOutOfBounds)?;
         byte_offset(&self.m.builder, ctx, self.arena, at)
     }
@@ -160,13 +213,25 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn load_absolute(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
         let base = self.pop_int()?;
         let own_handle = ty == IrType::I32
-            && self.self_call.as_ref().is_some_and(|sc| sc.offset == offset)
-            && self.params.first().is_some_and(|p| *p == BasicValueEnum::IntValue(base));
+            && self
+                .self_call
+                .as_ref()
+                .is_some_and(|sc| sc.offset == offset)
+            && self
+                .params
+                .first()
+                .is_some_and(|p| *p == BasicValueEnum::IntValue(base));
         let addr = self.arena_addr(base, offset, width_of(ty))?;
         let value = if ty == IrType::Bool {
-            let byte = self.m.builder.build_load(self.m.ctx.i8_type(), addr, "byte")?;
+            let byte = self
+                .m
+                .builder
+                .build_load(self.m.ctx.i8_type(), addr, "byte")?;
             set_align(byte, 1)?;
-            self.m.builder.build_int_z_extend(byte.into_int_value(), self.m.ctx.i32_type(), "byte32")?.into()
+            self.m
+                .builder
+                .build_int_z_extend(byte.into_int_value(), self.m.ctx.i32_type(), "byte32")?
+                .into()
         } else {
             self.load_typed(addr, ty)?
         };
@@ -186,27 +251,48 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Store `value` at arena offset `base + offset` as `ty` (`Bool`: one
     /// byte, from any integer), bounds-checked.
-    pub(crate) fn store_at(&mut self, base: IntValue<'ctx>, offset: u32, ty: IrType, value: BasicValueEnum<'ctx>) -> Result<(), CodegenError> {
+    pub(crate) fn store_at(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        ty: IrType,
+        value: BasicValueEnum<'ctx>,
+    ) -> Result<(), CodegenError> {
         let addr = self.arena_addr(base, offset, width_of(ty))?;
         if ty == IrType::Bool {
             let v = self.coerce(value, IrType::I32)?.into_int_value();
-            let byte = self.m.builder.build_int_truncate(v, self.m.ctx.i8_type(), "byte")?;
+            let byte = self
+                .m
+                .builder
+                .build_int_truncate(v, self.m.ctx.i8_type(), "byte")?;
             let store = self.m.builder.build_store(addr, byte)?;
-            store.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+            store
+                .set_alignment(1)
+                .map_err(|e| CodegenError::Llvm(e.to_string()))?;
             return Ok(());
         }
         let value = self.coerce(value, ty)?;
         self.store_typed(addr, value, ty)
     }
 
-    fn load_typed(&self, addr: PointerValue<'ctx>, ty: IrType) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+    fn load_typed(
+        &self,
+        addr: PointerValue<'ctx>,
+        ty: IrType,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let b = &self.m.builder;
         Ok(match ty {
             IrType::Bool => {
                 let byte = b.build_load(ctx.i8_type(), addr, "bool_byte")?;
                 set_align(byte, 1)?;
-                b.build_int_compare(inkwell::IntPredicate::NE, byte.into_int_value(), ctx.i8_type().const_zero(), "bool")?.into()
+                b.build_int_compare(
+                    inkwell::IntPredicate::NE,
+                    byte.into_int_value(),
+                    ctx.i8_type().const_zero(),
+                    "bool",
+                )?
+                .into()
             }
             other => {
                 let v = b.build_load(self.m.llvm_type(other), addr, "load")?;
@@ -216,20 +302,31 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         })
     }
 
-    fn store_typed(&self, addr: PointerValue<'ctx>, value: BasicValueEnum<'ctx>, ty: IrType) -> Result<(), CodegenError> {
+    fn store_typed(
+        &self,
+        addr: PointerValue<'ctx>,
+        value: BasicValueEnum<'ctx>,
+        ty: IrType,
+    ) -> Result<(), CodegenError> {
         let b = &self.m.builder;
         let value = if ty == IrType::Bool {
-            b.build_int_z_extend(value.into_int_value(), self.m.ctx.i8_type(), "bool_byte")?.into()
+            b.build_int_z_extend(value.into_int_value(), self.m.ctx.i8_type(), "bool_byte")?
+                .into()
         } else {
             value
         };
         let store = b.build_store(addr, value)?;
-        store.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+        store
+            .set_alignment(1)
+            .map_err(|e| CodegenError::Llvm(e.to_string()))?;
         Ok(())
     }
 
     /// Bump-allocate `size` bytes of scratch (8-aligned); returns the arena offset.
-    pub(crate) fn alloc_scratch(&mut self, size: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
+    pub(crate) fn alloc_scratch(
+        &mut self,
+        size: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let i64t = ctx.i64_type();
         let cursor = self.load_state_u32(EntryState::OFFSET_SCRATCH_CURSOR, "scratch")?;
@@ -239,18 +336,27 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let aligned = b.build_and(aligned, i64t.const_int(!7u64, false), "aligned")?;
         let size64 = b.build_int_z_extend(size, i64t, "size64")?;
         let end = b.build_int_add(aligned, size64, "scratch_end")?;
-        let full = self.m.builder.build_int_compare(inkwell::IntPredicate::UGT, end, self.arena_len, "scratch_full")?;
+        let full = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::UGT,
+            end,
+            self.arena_len,
+            "scratch_full",
+        )?;
         self.trap_if(full, TrapCode::ScratchExhausted)?;
         let b = &self.m.builder;
         let end32 = b.build_int_truncate(end, ctx.i32_type(), "end32")?;
         self.store_state(EntryState::OFFSET_SCRATCH_CURSOR, end32)?;
-        Ok(self.m.builder.build_int_truncate(aligned, ctx.i32_type(), "scratch_ptr")?)
+        Ok(self
+            .m
+            .builder
+            .build_int_truncate(aligned, ctx.i32_type(), "scratch_ptr")?)
     }
 }
 
 fn set_align(value: BasicValueEnum<'_>, align: u32) -> Result<(), CodegenError> {
     if let Some(inst) = value.as_instruction_value() {
-        inst.set_alignment(align).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+        inst.set_alignment(align)
+            .map_err(|e| CodegenError::Llvm(e.to_string()))?;
     }
     Ok(())
 }

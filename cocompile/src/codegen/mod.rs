@@ -31,14 +31,16 @@ pub mod values;
 
 use std::collections::{BTreeSet, HashMap};
 
+use inkwell::OptimizationLevel;
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
-use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::targets::{
+    CodeModel, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+};
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::FunctionValue;
-use inkwell::OptimizationLevel;
 use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, ENTRY_TRAPPED, EntryState, TrapSite};
 
@@ -93,7 +95,10 @@ impl CodegenOptions {
     pub fn closed_world(symbols: Vec<HostSymbol>, target_cpu: &str) -> CodegenOptions {
         CodegenOptions {
             world: WorldMode::ClosedWorld { symbols },
-            target_triple: TargetMachine::get_default_triple().as_str().to_string_lossy().into_owned(),
+            target_triple: TargetMachine::get_default_triple()
+                .as_str()
+                .to_string_lossy()
+                .into_owned(),
             target_cpu: target_cpu.to_string(),
             target_features: String::new(),
             granted_caps: BTreeSet::new(),
@@ -117,7 +122,9 @@ impl CodegenOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CodegenError {
     /// The op is outside what the code generator supports.
-    #[error("unsupported op `{op}` at line {line}, column {column} (in {function}); this program cannot be compiled by the LLVM back end yet")]
+    #[error(
+        "unsupported op `{op}` at line {line}, column {column} (in {function}); this program cannot be compiled by the LLVM back end yet"
+    )]
     UnsupportedOp {
         /// Variant name of the op.
         op: String,
@@ -129,7 +136,9 @@ pub enum CodegenError {
         function: String,
     },
     /// A gated host function was called without the capability granted.
-    #[error("host function `{function}` needs capability `{capability}` at line {line}, which this build does not grant; pass `--grant {capability}`")]
+    #[error(
+        "host function `{function}` needs capability `{capability}` at line {line}, which this build does not grant; pass `--grant {capability}`"
+    )]
     CapabilityNotGranted {
         /// The host function.
         function: String,
@@ -220,11 +229,13 @@ pub fn emit_module<'ctx>(
     ir: &relon_ir::ir::Module,
     options: &CodegenOptions,
 ) -> Result<EmittedModule<'ctx>, CodegenError> {
-    let entry_index = ir.entry_func_index.ok_or_else(|| CodegenError::MalformedIr {
-        function: "<module>".into(),
-        line: 0,
-        detail: "the module has no #main entry".into(),
-    })?;
+    let entry_index = ir
+        .entry_func_index
+        .ok_or_else(|| CodegenError::MalformedIr {
+            function: "<module>".into(),
+            line: 0,
+            detail: "the module has no #main entry".into(),
+        })?;
     let module = ctx.create_module(name);
     let machine = target_machine(options)?;
     module.set_triple(&TargetTriple::create(&options.target_triple));
@@ -256,7 +267,11 @@ pub fn emit_module<'ctx>(
             ),
         }
     })?;
-    let passes: &[bool] = if options.fuel { &[false, true] } else { &[false] };
+    let passes: &[bool] = if options.fuel {
+        &[false, true]
+    } else {
+        &[false]
+    };
     for &metered in passes {
         emitter.metered = metered;
         let main = emitter.declare(FuncRef::Module(entry_index as u32))?;
@@ -265,14 +280,22 @@ pub fn emit_module<'ctx>(
         }
         let suffix = if metered { METERED_SUFFIX } else { "" };
         match shape {
-            EntryShape::BufferProtocol => emitter.emit_entry_wrapper(main, &format!("{ENTRY_SYMBOL}{suffix}"))?,
-            EntryShape::PlainI64 { arity } => emitter.emit_plain_entry_wrapper(main, arity, &format!("{PLAIN_ENTRY_SYMBOL}{suffix}"))?,
+            EntryShape::BufferProtocol => {
+                emitter.emit_entry_wrapper(main, &format!("{ENTRY_SYMBOL}{suffix}"))?
+            }
+            EntryShape::PlainI64 { arity } => emitter.emit_plain_entry_wrapper(
+                main,
+                arity,
+                &format!("{PLAIN_ENTRY_SYMBOL}{suffix}"),
+            )?,
         }
     }
-    emitter
-        .module
-        .verify()
-        .map_err(|e| CodegenError::Llvm(format!("emitted module does not verify: {}", e.to_string_lossy())))?;
+    emitter.module.verify().map_err(|e| {
+        CodegenError::Llvm(format!(
+            "emitted module does not verify: {}",
+            e.to_string_lossy()
+        ))
+    })?;
     Ok(EmittedModule {
         module: emitter.module,
         trap_sites: emitter.trap_sites,
@@ -308,7 +331,9 @@ pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
     if f.params == [I32, I32, I32, I32, I64] && f.ret == I32 {
         Some(EntryShape::BufferProtocol)
     } else if f.params.iter().all(|p| *p == I64) && f.ret == I64 {
-        Some(EntryShape::PlainI64 { arity: f.params.len() })
+        Some(EntryShape::PlainI64 {
+            arity: f.params.len(),
+        })
     } else {
         None
     }
@@ -318,7 +343,8 @@ pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
 pub fn target_machine(options: &CodegenOptions) -> Result<TargetMachine, CodegenError> {
     Target::initialize_native(&InitializationConfig::default()).map_err(CodegenError::Llvm)?;
     let triple = TargetTriple::create(&options.target_triple);
-    let target = Target::from_triple(&triple).map_err(|e| CodegenError::Llvm(e.to_string_lossy().into_owned()))?;
+    let target = Target::from_triple(&triple)
+        .map_err(|e| CodegenError::Llvm(e.to_string_lossy().into_owned()))?;
     target
         .create_target_machine(
             &triple,
@@ -328,7 +354,12 @@ pub fn target_machine(options: &CodegenOptions) -> Result<TargetMachine, Codegen
             RelocMode::PIC,
             CodeModel::Default,
         )
-        .ok_or_else(|| CodegenError::Llvm(format!("no target machine for cpu `{}`", options.target_cpu)))
+        .ok_or_else(|| {
+            CodegenError::Llvm(format!(
+                "no target machine for cpu `{}`",
+                options.target_cpu
+            ))
+        })
 }
 
 impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
@@ -336,14 +367,21 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     /// inliner sees compatible callers and callees.
     fn rustc_compatible_attributes(&self) -> Vec<Attribute> {
         let mut attrs = vec![
-            self.ctx.create_string_attribute("target-cpu", &self.options.target_cpu),
-            self.ctx.create_string_attribute("probe-stack", "inline-asm"),
-            self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("nonlazybind"), 0),
+            self.ctx
+                .create_string_attribute("target-cpu", &self.options.target_cpu),
+            self.ctx
+                .create_string_attribute("probe-stack", "inline-asm"),
+            self.ctx
+                .create_enum_attribute(Attribute::get_named_enum_kind_id("nonlazybind"), 0),
             // uwtable(async): a host panic unwinds through emitted frames.
-            self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
+            self.ctx
+                .create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
         ];
         if !self.options.target_features.is_empty() {
-            attrs.push(self.ctx.create_string_attribute("target-features", &self.options.target_features));
+            attrs.push(
+                self.ctx
+                    .create_string_attribute("target-features", &self.options.target_features),
+            );
         }
         attrs
     }
@@ -365,15 +403,28 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     }
 
     /// Signature of an IR function: `(state, arena, arena_len, depth, params...) -> ret`.
-    pub(crate) fn signature(&self, func: FuncRef) -> (String, Vec<IrType>, IrType, &'ir [TaggedOp]) {
+    pub(crate) fn signature(
+        &self,
+        func: FuncRef,
+    ) -> (String, Vec<IrType>, IrType, &'ir [TaggedOp]) {
         match func {
             FuncRef::Stdlib(i) => {
                 let f = &relon_ir::builtin_stdlib()[i as usize];
-                (format!("relon.std.{}", f.name), f.params.clone(), f.ret, f.body().as_slice())
+                (
+                    format!("relon.std.{}", f.name),
+                    f.params.clone(),
+                    f.ret,
+                    f.body().as_slice(),
+                )
             }
             FuncRef::Module(i) => {
                 let f = &self.ir.funcs[i as usize];
-                (format!("relon.fn{i}.{}", f.name), f.params.clone(), f.ret, f.body.as_slice())
+                (
+                    format!("relon.fn{i}.{}", f.name),
+                    f.params.clone(),
+                    f.ret,
+                    f.body.as_slice(),
+                )
             }
         }
     }
@@ -395,15 +446,28 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             return Ok(*f);
         }
         let (name, params, ret, _) = self.signature(func);
-        let name = if self.metered { format!("{name}{METERED_SUFFIX}") } else { name };
+        let name = if self.metered {
+            format!("{name}{METERED_SUFFIX}")
+        } else {
+            name
+        };
         let ptr = self.ctx.ptr_type(Default::default());
         let i64t = self.ctx.i64_type();
-        let mut arg_types: Vec<BasicMetadataTypeEnum> = vec![ptr.into(), ptr.into(), i64t.into(), i64t.into()];
-        arg_types.extend(params.iter().map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))));
+        let mut arg_types: Vec<BasicMetadataTypeEnum> =
+            vec![ptr.into(), ptr.into(), i64t.into(), i64t.into()];
+        arg_types.extend(
+            params
+                .iter()
+                .map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))),
+        );
         let fn_type = self.llvm_type(ret).fn_type(&arg_types, false);
-        let function = self.module.add_function(&name, fn_type, Some(Linkage::Internal));
+        let function = self
+            .module
+            .add_function(&name, fn_type, Some(Linkage::Internal));
         self.apply_function_attributes(function);
-        let noalias = self.ctx.create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
+        let noalias = self
+            .ctx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
         function.add_attribute(AttributeLoc::Param(0), noalias);
         self.functions.insert((func, self.metered), function);
         self.pending.push(func);
@@ -413,11 +477,21 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     fn emit_function(&mut self, func: FuncRef) -> Result<(), CodegenError> {
         let function = self.functions[&(func, self.metered)];
         let (name, params, ret, body) = self.signature(func);
-        let name = if self.metered { format!("{name}{METERED_SUFFIX}") } else { name };
+        let name = if self.metered {
+            format!("{name}{METERED_SUFFIX}")
+        } else {
+            name
+        };
         // The buffer-protocol entry returns through its output record;
         // a plain entry returns its value like any function.
-        let is_entry = func == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32)
-            && self.ir.entry_func_index.and_then(|i| self.ir.funcs.get(i)).and_then(entry_shape) == Some(EntryShape::BufferProtocol);
+        let is_entry = func
+            == FuncRef::Module(self.ir.entry_func_index.unwrap_or(usize::MAX) as u32)
+            && self
+                .ir
+                .entry_func_index
+                .and_then(|i| self.ir.funcs.get(i))
+                .and_then(entry_shape)
+                == Some(EntryShape::BufferProtocol);
         let self_capture = match func {
             FuncRef::Module(i) => self.self_captures.get(&i).map(|offset| (function, *offset)),
             FuncRef::Stdlib(_) => None,
@@ -431,49 +505,117 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// `u32 relon_entry(EntryState*)`: load the buffer bounds, call `#main`,
     /// report whether it trapped.
-    fn emit_entry_wrapper(&mut self, main: FunctionValue<'ctx>, symbol: &str) -> Result<(), CodegenError> {
+    fn emit_entry_wrapper(
+        &mut self,
+        main: FunctionValue<'ctx>,
+        symbol: &str,
+    ) -> Result<(), CodegenError> {
         let ctx = self.ctx;
         let i32t = ctx.i32_type();
         let ptr = ctx.ptr_type(Default::default());
-        let wrapper = self.module.add_function(symbol, i32t.fn_type(&[ptr.into()], false), Some(Linkage::External));
+        let wrapper = self.module.add_function(
+            symbol,
+            i32t.fn_type(&[ptr.into()], false),
+            Some(Linkage::External),
+        );
         self.apply_function_attributes(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
-        let state = wrapper.get_first_param().ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?.into_pointer_value();
+        let state = wrapper
+            .get_first_param()
+            .ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?
+            .into_pointer_value();
         let mut args = self.implicit_args(state)?;
-        let in_off = self.load_state_field(state, EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
-        let in_len = self.load_state_field(state, EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
-        let out_off = self.load_state_field(state, EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
-        let out_cap = self.load_state_field(state, EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
-        let caps = self.load_state_field(state, EntryState::OFFSET_CAPS, ctx.i64_type().into(), "caps")?;
-        args.extend::<[inkwell::values::BasicMetadataValueEnum; 5]>([in_off.into(), in_len.into(), out_off.into(), out_cap.into(), caps.into()]);
+        let in_off =
+            self.load_state_field(state, EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
+        let in_len =
+            self.load_state_field(state, EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
+        let out_off =
+            self.load_state_field(state, EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
+        let out_cap =
+            self.load_state_field(state, EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
+        let caps = self.load_state_field(
+            state,
+            EntryState::OFFSET_CAPS,
+            ctx.i64_type().into(),
+            "caps",
+        )?;
+        args.extend::<[inkwell::values::BasicMetadataValueEnum; 5]>([
+            in_off.into(),
+            in_len.into(),
+            out_off.into(),
+            out_cap.into(),
+            caps.into(),
+        ]);
         args.truncate(main.count_params() as usize);
-        let written = self.builder.build_call(main, &args, "written")?.try_as_basic_value().basic();
+        let written = self
+            .builder
+            .build_call(main, &args, "written")?
+            .try_as_basic_value()
+            .basic();
         if let Some(written) = written {
-            let at = memory::byte_offset(&self.builder, ctx, state, ctx.i64_type().const_int(EntryState::OFFSET_ENTRY_RESULT as u64, false))?;
+            let at = memory::byte_offset(
+                &self.builder,
+                ctx,
+                state,
+                ctx.i64_type()
+                    .const_int(EntryState::OFFSET_ENTRY_RESULT as u64, false),
+            )?;
             self.builder.build_store(at, written)?;
         }
-        let code = self.load_state_field(state, EntryState::OFFSET_TRAP_CODE, i32t.into(), "trap_code")?.into_int_value();
+        let code = self
+            .load_state_field(
+                state,
+                EntryState::OFFSET_TRAP_CODE,
+                i32t.into(),
+                "trap_code",
+            )?
+            .into_int_value();
         let b = &self.builder;
-        let trapped = b.build_int_compare(inkwell::IntPredicate::NE, code, i32t.const_zero(), "trapped")?;
-        let status = b.build_select(trapped, i32t.const_int(ENTRY_TRAPPED as u64, false), i32t.const_int(ENTRY_OK as u64, false), "status")?;
+        let trapped = b.build_int_compare(
+            inkwell::IntPredicate::NE,
+            code,
+            i32t.const_zero(),
+            "trapped",
+        )?;
+        let status = b.build_select(
+            trapped,
+            i32t.const_int(ENTRY_TRAPPED as u64, false),
+            i32t.const_int(ENTRY_OK as u64, false),
+            "status",
+        )?;
         b.build_return(Some(&status))?;
         Ok(())
     }
 
     /// `i64 relon_entry_i64(EntryState*, const i64* args)`: call a plain
     /// `(I64...) -> I64` entry with its arguments from `args`.
-    fn emit_plain_entry_wrapper(&mut self, main: FunctionValue<'ctx>, arity: usize, symbol: &str) -> Result<(), CodegenError> {
+    fn emit_plain_entry_wrapper(
+        &mut self,
+        main: FunctionValue<'ctx>,
+        arity: usize,
+        symbol: &str,
+    ) -> Result<(), CodegenError> {
         let ctx = self.ctx;
         let i64t = ctx.i64_type();
         let ptr = ctx.ptr_type(Default::default());
-        let wrapper = self.module.add_function(symbol, i64t.fn_type(&[ptr.into(), ptr.into()], false), Some(Linkage::External));
+        let wrapper = self.module.add_function(
+            symbol,
+            i64t.fn_type(&[ptr.into(), ptr.into()], false),
+            Some(Linkage::External),
+        );
         self.apply_function_attributes(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
         let missing = || CodegenError::Llvm("entry wrapper is missing a parameter".into());
-        let state = wrapper.get_nth_param(0).ok_or_else(missing)?.into_pointer_value();
-        let args = wrapper.get_nth_param(1).ok_or_else(missing)?.into_pointer_value();
+        let state = wrapper
+            .get_nth_param(0)
+            .ok_or_else(missing)?
+            .into_pointer_value();
+        let args = wrapper
+            .get_nth_param(1)
+            .ok_or_else(missing)?
+            .into_pointer_value();
         let mut call_args = self.implicit_args(state)?;
         let b = &self.builder;
         for i in 0..arity {
@@ -491,13 +633,33 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// The implicit leading arguments for calling the entry function,
     /// loaded from the state: `state, arena, arena_len, depth_remaining`.
-    fn implicit_args(&self, state: inkwell::values::PointerValue<'ctx>) -> Result<Vec<inkwell::values::BasicMetadataValueEnum<'ctx>>, CodegenError> {
+    fn implicit_args(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+    ) -> Result<Vec<inkwell::values::BasicMetadataValueEnum<'ctx>>, CodegenError> {
         let ctx = self.ctx;
         let i64t = ctx.i64_type();
-        let arena = self.load_state_field(state, EntryState::OFFSET_ARENA, ctx.ptr_type(Default::default()).into(), "arena")?;
-        let len = self.load_state_field(state, EntryState::OFFSET_ARENA_LEN, ctx.i32_type().into(), "arena_len")?.into_int_value();
+        let arena = self.load_state_field(
+            state,
+            EntryState::OFFSET_ARENA,
+            ctx.ptr_type(Default::default()).into(),
+            "arena",
+        )?;
+        let len = self
+            .load_state_field(
+                state,
+                EntryState::OFFSET_ARENA_LEN,
+                ctx.i32_type().into(),
+                "arena_len",
+            )?
+            .into_int_value();
         let len = self.builder.build_int_z_extend(len, i64t, "arena_len64")?;
-        let depth = self.load_state_field(state, EntryState::OFFSET_DEPTH_REMAINING, i64t.into(), "depth")?;
+        let depth = self.load_state_field(
+            state,
+            EntryState::OFFSET_DEPTH_REMAINING,
+            i64t.into(),
+            "depth",
+        )?;
         Ok(vec![state.into(), arena.into(), len.into(), depth.into()])
     }
 
@@ -509,7 +671,12 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         ty: BasicTypeEnum<'ctx>,
         name: &str,
     ) -> Result<inkwell::values::BasicValueEnum<'ctx>, CodegenError> {
-        let addr = memory::byte_offset(&self.builder, self.ctx, state, self.ctx.i64_type().const_int(offset as u64, false))?;
+        let addr = memory::byte_offset(
+            &self.builder,
+            self.ctx,
+            state,
+            self.ctx.i64_type().const_int(offset as u64, false),
+        )?;
         Ok(self.builder.build_load(ty, addr, name)?)
     }
 
@@ -527,5 +694,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 /// Variant name of an op, for messages.
 pub fn op_name(op: &Op) -> String {
     let debug = format!("{op:?}");
-    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_string()
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("?")
+        .to_string()
 }

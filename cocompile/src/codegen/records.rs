@@ -28,29 +28,46 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 let slot = self.record_local(*record_local_idx)?;
                 self.m.builder.build_store(slot, i32t.const_zero())?;
             }
-            Op::AllocSubRecord { record_local_idx, root_size, root_align } => {
+            Op::AllocSubRecord {
+                record_local_idx,
+                root_size,
+                root_align,
+            } => {
                 let (relative, _) = self.tail_alloc(*root_size, *root_align)?;
                 let slot = self.record_local(*record_local_idx)?;
                 self.m.builder.build_store(slot, relative)?;
             }
-            Op::AllocScratchRecord { record_local_idx, root_size, root_align } => {
+            Op::AllocScratchRecord {
+                record_local_idx,
+                root_size,
+                root_align,
+            } => {
                 let base = self.alloc_scratch_aligned(*root_size, *root_align)?;
                 let slot = self.record_local(*record_local_idx)?;
                 self.m.builder.build_store(slot, base)?;
             }
-            Op::StoreFieldAtRecord { record_local_idx, offset, ty } => {
+            Op::StoreFieldAtRecord {
+                record_local_idx,
+                offset,
+                ty,
+            } => {
                 let value = self.pop()?;
                 let base = self.record_base(*record_local_idx)?;
                 let out = self.load_state_u32(EntryState::OFFSET_OUT_OFFSET, "out")?;
                 let base = self.m.builder.build_int_add(base, out, "record_abs")?;
                 self.store_record_field(base, *offset, *ty, value)?;
             }
-            Op::StoreFieldAtRecordAbsolute { record_local_idx, offset, ty } => {
+            Op::StoreFieldAtRecordAbsolute {
+                record_local_idx,
+                offset,
+                ty,
+            } => {
                 let value = self.pop()?;
                 let base = self.record_base(*record_local_idx)?;
                 self.store_record_field(base, *offset, *ty, value)?;
             }
-            Op::PushRecordBase { record_local_idx } | Op::PushRecordBaseAbsolute { record_local_idx } => {
+            Op::PushRecordBase { record_local_idx }
+            | Op::PushRecordBaseAbsolute { record_local_idx } => {
                 let base = self.record_base(*record_local_idx)?;
                 self.push(base.into());
             }
@@ -59,19 +76,40 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 let copy = self.copy_to_tail(src, *ty)?;
                 self.push(copy.into());
             }
-            Op::BuildVariantRecord { tag, record_size, record_align, payload_offset, payload_ty }
-            | Op::BuildVariantRecordScratch { tag, record_size, record_align, payload_offset, payload_ty } => {
-                let payload = match (payload_ty, payload_offset) {
-                    (Some(ty), Some(offset)) => Some((self.pop()?, *ty, *offset)),
-                    (None, None) => None,
-                    _ => return Err(self.malformed("a variant record with a payload type but no offset, or the reverse".into())),
-                };
+            Op::BuildVariantRecord {
+                tag,
+                record_size,
+                record_align,
+                payload_offset,
+                payload_ty,
+            }
+            | Op::BuildVariantRecordScratch {
+                tag,
+                record_size,
+                record_align,
+                payload_offset,
+                payload_ty,
+            } => {
+                let payload =
+                    match (payload_ty, payload_offset) {
+                        (Some(ty), Some(offset)) => Some((self.pop()?, *ty, *offset)),
+                        (None, None) => None,
+                        _ => return Err(self.malformed(
+                            "a variant record with a payload type but no offset, or the reverse"
+                                .into(),
+                        )),
+                    };
                 let record = if matches!(op, Op::BuildVariantRecord { .. }) {
                     self.tail_alloc(*record_size, *record_align)?.1
                 } else {
                     self.alloc_scratch_aligned(*record_size, *record_align)?
                 };
-                self.store_at(record, 0, IrType::Bool, i32t.const_int(*tag as u64, false).into())?;
+                self.store_at(
+                    record,
+                    0,
+                    IrType::Bool,
+                    i32t.const_int(*tag as u64, false).into(),
+                )?;
                 if let Some((value, ty, offset)) = payload {
                     self.store_record_field(record, offset, ty, value)?;
                 }
@@ -80,21 +118,35 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             Op::BuildPointerList { len } => {
                 let items = self.pop_n(*len as usize)?;
                 let (_, header) = self.tail_alloc(4 + 4 * len, 4)?;
-                self.store_record_field(header, 0, IrType::I32, i32t.const_int(*len as u64, false).into())?;
+                self.store_record_field(
+                    header,
+                    0,
+                    IrType::I32,
+                    i32t.const_int(*len as u64, false).into(),
+                )?;
                 for (i, item) in items.into_iter().enumerate() {
                     self.store_record_field(header, 4 + 4 * i as u32, IrType::I32, item)?;
                 }
                 self.push(header.into());
             }
-            Op::LoadFieldAtAbsolute { offset, ty } => self.load_absolute(*offset, record_slot(*ty))?,
+            Op::LoadFieldAtAbsolute { offset, ty } => {
+                self.load_absolute(*offset, record_slot(*ty))?
+            }
             Op::MemcpyAtAbsolute => {
                 let len = self.pop_int()?;
                 let src = self.pop_int()?;
                 let dst = self.pop_int()?;
-                let len64 = self.m.builder.build_int_z_extend(self.to_i32(len)?, self.m.ctx.i64_type(), "len64")?;
+                let len64 = self.m.builder.build_int_z_extend(
+                    self.to_i32(len)?,
+                    self.m.ctx.i64_type(),
+                    "len64",
+                )?;
                 let dst_ptr = self.arena_span(dst, 0, len64)?;
                 let src_ptr = self.arena_span(src, 0, len64)?;
-                self.m.builder.build_memmove(dst_ptr, 1, src_ptr, 1, len64).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+                self.m
+                    .builder
+                    .build_memmove(dst_ptr, 1, src_ptr, 1, len64)
+                    .map_err(|e| CodegenError::Llvm(e.to_string()))?;
             }
             _ => return Ok(None),
         }
@@ -104,11 +156,19 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// `StoreField` of a string or list: copy it into the output tail and
     /// store the copy's offset; `inplace`: the result is the value where it
     /// lies, reported through the entry's return value.
-    pub(crate) fn store_pointer_field(&mut self, offset: u32, ty: IrType, inplace: bool) -> Result<(), CodegenError> {
+    pub(crate) fn store_pointer_field(
+        &mut self,
+        offset: u32,
+        ty: IrType,
+        inplace: bool,
+    ) -> Result<(), CodegenError> {
         let value = self.pop_int()?;
         let value = self.to_i32(value)?;
         if inplace {
-            if !matches!(ty, IrType::ListList | IrType::ListString | IrType::ListSchema) {
+            if !matches!(
+                ty,
+                IrType::ListList | IrType::ListString | IrType::ListSchema
+            ) {
                 return Err(self.malformed(format!("an in-place result of type {ty:?}")));
             }
             let slot = match self.inplace_result {
@@ -126,7 +186,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             return Ok(());
         }
         let copy = match ty {
-            IrType::String | IrType::ListInt | IrType::ListFloat | IrType::ListBool | IrType::ListString => self.copy_to_tail(value, ty)?,
+            IrType::String
+            | IrType::ListInt
+            | IrType::ListFloat
+            | IrType::ListBool
+            | IrType::ListString => self.copy_to_tail(value, ty)?,
             // Records and closures are stored as they are.
             _ => value,
         };
@@ -138,12 +202,20 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// the end of the output tail.
     pub(crate) fn entry_result(&mut self) -> Result<IntValue<'ctx>, CodegenError> {
         let tail = self.load_state_u32(EntryState::OFFSET_TAIL_CURSOR, "tail")?;
-        let Some(slot) = self.inplace_result else { return Ok(tail) };
+        let Some(slot) = self.inplace_result else {
+            return Ok(tail);
+        };
         let i32t = self.m.ctx.i32_type();
         let b = &self.m.builder;
         let sentinel = b.build_load(i32t, slot, "inplace")?.into_int_value();
-        let set = b.build_int_compare(inkwell::IntPredicate::NE, sentinel, i32t.const_zero(), "is_inplace")?;
-        Ok(b.build_select(set, sentinel, tail, "entry_result")?.into_int_value())
+        let set = b.build_int_compare(
+            inkwell::IntPredicate::NE,
+            sentinel,
+            i32t.const_zero(),
+            "is_inplace",
+        )?;
+        Ok(b.build_select(set, sentinel, tail, "entry_result")?
+            .into_int_value())
     }
 
     fn record_local(&mut self, idx: u32) -> Result<PointerValue<'ctx>, CodegenError> {
@@ -166,19 +238,35 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     fn record_base(&mut self, idx: u32) -> Result<IntValue<'ctx>, CodegenError> {
-        let slot = *self.record_locals.get(&idx).ok_or_else(|| self.malformed(format!("record local {idx} used before it is allocated")))?;
-        Ok(self.m.builder.build_load(self.m.ctx.i32_type(), slot, "record_base")?.into_int_value())
+        let slot = *self.record_locals.get(&idx).ok_or_else(|| {
+            self.malformed(format!("record local {idx} used before it is allocated"))
+        })?;
+        Ok(self
+            .m
+            .builder
+            .build_load(self.m.ctx.i32_type(), slot, "record_base")?
+            .into_int_value())
     }
 
     /// Store `value` as a record field of type `ty` at arena offset `base + offset`.
-    fn store_record_field(&mut self, base: IntValue<'ctx>, offset: u32, ty: IrType, value: BasicValueEnum<'ctx>) -> Result<(), CodegenError> {
+    fn store_record_field(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        ty: IrType,
+        value: BasicValueEnum<'ctx>,
+    ) -> Result<(), CodegenError> {
         self.store_at(base, offset, record_slot(ty), value)
     }
 
     /// Reserve `size` bytes of the output tail aligned to `align`:
     /// `(output-relative offset, arena offset)`. Traps when the output
     /// buffer is full.
-    fn tail_alloc(&mut self, size: u32, align: u32) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+    fn tail_alloc(
+        &mut self,
+        size: u32,
+        align: u32,
+    ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
         let i64t = self.m.ctx.i64_type();
         let cursor = self.load_state_u32(EntryState::OFFSET_TAIL_CURSOR, "tail")?;
         let cap = self.load_state_u32(EntryState::OFFSET_OUT_CAP, "out_cap")?;
@@ -202,20 +290,33 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Scratch space for a record of `size` bytes aligned to `align`.
-    fn alloc_scratch_aligned(&mut self, size: u32, align: u32) -> Result<IntValue<'ctx>, CodegenError> {
+    fn alloc_scratch_aligned(
+        &mut self,
+        size: u32,
+        align: u32,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let pad = align.saturating_sub(8);
-        let raw = self.alloc_scratch(self.m.ctx.i32_type().const_int((size + pad) as u64, false))?;
+        let raw =
+            self.alloc_scratch(self.m.ctx.i32_type().const_int((size + pad) as u64, false))?;
         if pad == 0 {
             return Ok(raw);
         }
         let i32t = self.m.ctx.i32_type();
         let b = &self.m.builder;
         let up = b.build_int_add(raw, i32t.const_int((align - 1) as u64, false), "scratch_up")?;
-        Ok(b.build_and(up, i32t.const_int(!(align - 1) as u64, false), "scratch_aligned")?)
+        Ok(b.build_and(
+            up,
+            i32t.const_int(!(align - 1) as u64, false),
+            "scratch_aligned",
+        )?)
     }
 
     /// Copy the string or list record at `src` into the output tail.
-    fn copy_to_tail(&mut self, src: IntValue<'ctx>, ty: IrType) -> Result<IntValue<'ctx>, CodegenError> {
+    fn copy_to_tail(
+        &mut self,
+        src: IntValue<'ctx>,
+        ty: IrType,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let kind = match ty {
             IrType::String | IrType::ListBool => TailRecord::Bytes,
             IrType::ListInt | IrType::ListFloat => TailRecord::Words,
@@ -225,7 +326,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let i32t = self.m.ctx.i32_type();
         let src = self.to_i32(src)?;
         let helper = self.runtime_helper(COPY_TO_TAIL_SYMBOL, &[i32t.into(), i32t.into()])?;
-        self.call_runtime_helper(helper, &[src.into(), i32t.const_int(kind as u64, false).into()])
+        self.call_runtime_helper(
+            helper,
+            &[src.into(), i32t.const_int(kind as u64, false).into()],
+        )
     }
-
 }

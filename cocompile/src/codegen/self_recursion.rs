@@ -24,7 +24,9 @@ pub fn self_capture_offsets(module: &Module) -> HashMap<u32, u32> {
     sites
         .into_iter()
         .filter_map(|(func, offsets)| match offsets.as_slice() {
-            [Some(first), rest @ ..] if rest.iter().all(|o| *o == Some(*first)) => Some((func, *first)),
+            [Some(first), rest @ ..] if rest.iter().all(|o| *o == Some(*first)) => {
+                Some((func, *first))
+            }
             _ => None,
         })
         .collect()
@@ -32,13 +34,22 @@ pub fn self_capture_offsets(module: &Module) -> HashMap<u32, u32> {
 
 /// Walk a body in emission order, tracking bound lets like the code
 /// generator does, and record each `MakeClosure`'s self-capture offset.
-fn scan(body: &[TaggedOp], module: &Module, bound: &mut HashSet<u32>, sites: &mut HashMap<u32, Vec<Option<u32>>>) {
+fn scan(
+    body: &[TaggedOp],
+    module: &Module,
+    bound: &mut HashSet<u32>,
+    sites: &mut HashMap<u32, Vec<Option<u32>>>,
+) {
     for tagged in body {
         match &tagged.op {
             Op::LetSet { idx, .. } => {
                 bound.insert(*idx);
             }
-            Op::MakeClosure { fn_table_idx, captures, .. } => {
+            Op::MakeClosure {
+                fn_table_idx,
+                captures,
+                ..
+            } => {
                 let self_offset = captures
                     .iter()
                     .find(|c| !bound.contains(&c.let_idx) && c.ty == relon_ir::ir::IrType::Closure)
@@ -47,7 +58,11 @@ fn scan(body: &[TaggedOp], module: &Module, bound: &mut HashSet<u32>, sites: &mu
                     sites.entry(*func).or_default().push(self_offset);
                 }
             }
-            Op::If { then_body, else_body, .. } => {
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => {
                 scan(then_body, module, bound, sites);
                 scan(else_body, module, bound, sites);
             }
@@ -62,7 +77,11 @@ pub fn let_set_counts(body: &[TaggedOp], counts: &mut HashMap<u32, u32>) {
     for tagged in body {
         match &tagged.op {
             Op::LetSet { idx, .. } => *counts.entry(*idx).or_default() += 1,
-            Op::If { then_body, else_body, .. } => {
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => {
                 let_set_counts(then_body, counts);
                 let_set_counts(else_body, counts);
             }

@@ -22,9 +22,18 @@ use super::func::FuncEmitter;
 pub fn runtime_helpers() -> [(&'static str, usize); 4] {
     use relon_host_shims::rt;
     [
-        (rt::COPY_TO_TAIL_SYMBOL, rt::relon_rt_copy_to_tail as *const () as usize),
-        (INT_TO_STR_SYMBOL, rt::relon_rt_int_to_str as *const () as usize),
-        (FLOAT_TO_STR_SYMBOL, rt::relon_rt_float_to_str as *const () as usize),
+        (
+            rt::COPY_TO_TAIL_SYMBOL,
+            rt::relon_rt_copy_to_tail as *const () as usize,
+        ),
+        (
+            INT_TO_STR_SYMBOL,
+            rt::relon_rt_int_to_str as *const () as usize,
+        ),
+        (
+            FLOAT_TO_STR_SYMBOL,
+            rt::relon_rt_float_to_str as *const () as usize,
+        ),
         (CONCAT_SYMBOL, rt::relon_rt_concat as *const () as usize),
     ]
 }
@@ -35,21 +44,33 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let pool = &mut self.m.const_pool;
         let constant = match op {
             Op::ConstString { value, .. } => Some(pool.string(value)),
-            Op::ConstListInt { elements, .. } => Some(pool.list_words(elements.iter().map(|e| *e as u64))),
+            Op::ConstListInt { elements, .. } => {
+                Some(pool.list_words(elements.iter().map(|e| *e as u64)))
+            }
             Op::ConstListFloat { elements, .. } => Some(pool.list_words(elements.iter().copied())),
             Op::ConstListBool { elements, .. } => Some(pool.list_bool(elements)),
             Op::ConstListString { elements, .. } => Some(pool.list_string(elements)),
             Op::ConstDict { entries, .. } => Some(pool.dict(entries)),
-            Op::CaseFoldTableAddr { upper } => Some(pool.table(UnicodeTable::SimpleCaseFold { upper: *upper })),
+            Op::CaseFoldTableAddr { upper } => {
+                Some(pool.table(UnicodeTable::SimpleCaseFold { upper: *upper }))
+            }
             Op::CombiningMarkRangesAddr => Some(pool.table(UnicodeTable::CombiningMarks)),
             Op::WhitespaceRangesAddr => Some(pool.table(UnicodeTable::Whitespace)),
-            Op::DecompTableAddr { compatibility } => Some(pool.table(UnicodeTable::Decomposition { compatibility: *compatibility })),
+            Op::DecompTableAddr { compatibility } => {
+                Some(pool.table(UnicodeTable::Decomposition {
+                    compatibility: *compatibility,
+                }))
+            }
             Op::CccTableAddr => Some(pool.table(UnicodeTable::CanonicalCombiningClass)),
             Op::CompositionTableAddr => Some(pool.table(UnicodeTable::Composition)),
-            Op::FullCaseFoldTableAddr { upper } => Some(pool.table(UnicodeTable::FullCaseFold { upper: *upper })),
+            Op::FullCaseFoldTableAddr { upper } => {
+                Some(pool.table(UnicodeTable::FullCaseFold { upper: *upper }))
+            }
             Op::CasedRangesAddr => Some(pool.table(UnicodeTable::Cased)),
             Op::CaseIgnorableRangesAddr => Some(pool.table(UnicodeTable::CaseIgnorable)),
-            Op::TurkishCaseFoldTableAddr { upper } => Some(pool.table(UnicodeTable::TurkishCaseFold { upper: *upper })),
+            Op::TurkishCaseFoldTableAddr { upper } => {
+                Some(pool.table(UnicodeTable::TurkishCaseFold { upper: *upper }))
+            }
             _ => None,
         };
         if let Some(offset) = constant {
@@ -73,24 +94,34 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 // `[record] -> [len]`, the length widened to an Int.
                 let ptr = self.pop_int()?;
                 let addr = self.arena_addr(ptr, 0, 4)?;
-                let len = self.m.builder.build_load(self.m.ctx.i32_type(), addr, "len")?;
+                let len = self
+                    .m
+                    .builder
+                    .build_load(self.m.ctx.i32_type(), addr, "len")?;
                 if let Some(inst) = len.as_instruction_value() {
-                    inst.set_alignment(1).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+                    inst.set_alignment(1)
+                        .map_err(|e| CodegenError::Llvm(e.to_string()))?;
                 }
-                let len = self.m.builder.build_int_z_extend(len.into_int_value(), self.m.ctx.i64_type(), "len64")?;
+                let len = self.m.builder.build_int_z_extend(
+                    len.into_int_value(),
+                    self.m.ctx.i64_type(),
+                    "len64",
+                )?;
                 self.push(len.into());
             }
             Op::IntToStr => {
                 let value = self.pop()?;
                 let value = self.coerce(value, IrType::I64)?;
-                let helper = self.runtime_helper(INT_TO_STR_SYMBOL, &[self.m.ctx.i64_type().into()])?;
+                let helper =
+                    self.runtime_helper(INT_TO_STR_SYMBOL, &[self.m.ctx.i64_type().into()])?;
                 let record = self.call_runtime_helper(helper, &[value.into()])?;
                 self.push(record.into());
             }
             Op::FloatToStr => {
                 let value = self.pop()?;
                 let value = self.coerce(value, IrType::F64)?;
-                let helper = self.runtime_helper(FLOAT_TO_STR_SYMBOL, &[self.m.ctx.f64_type().into()])?;
+                let helper =
+                    self.runtime_helper(FLOAT_TO_STR_SYMBOL, &[self.m.ctx.f64_type().into()])?;
                 let record = self.call_runtime_helper(helper, &[value.into()])?;
                 self.push(record.into());
             }
@@ -104,33 +135,58 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn concat(&mut self, count: u32) -> Result<(), CodegenError> {
         let parts = self.pop_n(count as usize)?;
         let ctx = self.m.ctx;
-        let slots = self.in_alloca_block(|b| Ok(b.build_alloca(ctx.i32_type().array_type(count.max(1)), "concat_parts")?))?;
+        let slots = self.in_alloca_block(|b| {
+            Ok(b.build_alloca(ctx.i32_type().array_type(count.max(1)), "concat_parts")?)
+        })?;
         for (i, part) in parts.into_iter().enumerate() {
             let part = self.coerce(part, IrType::I32)?;
-            let at = super::memory::byte_offset(&self.m.builder, ctx, slots, ctx.i64_type().const_int(4 * i as u64, false))?;
+            let at = super::memory::byte_offset(
+                &self.m.builder,
+                ctx,
+                slots,
+                ctx.i64_type().const_int(4 * i as u64, false),
+            )?;
             self.m.builder.build_store(at, part)?;
         }
         let ptr = ctx.ptr_type(Default::default());
         let helper = self.runtime_helper(CONCAT_SYMBOL, &[ptr.into(), ctx.i32_type().into()])?;
-        let record = self.call_runtime_helper(helper, &[slots.into(), ctx.i32_type().const_int(count as u64, false).into()])?;
+        let record = self.call_runtime_helper(
+            helper,
+            &[
+                slots.into(),
+                ctx.i32_type().const_int(count as u64, false).into(),
+            ],
+        )?;
         self.push(record.into());
         Ok(())
     }
 
     /// The declaration of runtime helper `symbol`: `(state, params...) -> u32`.
-    pub(crate) fn runtime_helper(&self, symbol: &str, params: &[BasicMetadataTypeEnum<'ctx>]) -> Result<FunctionValue<'ctx>, CodegenError> {
+    pub(crate) fn runtime_helper(
+        &self,
+        symbol: &str,
+        params: &[BasicMetadataTypeEnum<'ctx>],
+    ) -> Result<FunctionValue<'ctx>, CodegenError> {
         if let Some(f) = self.m.module.get_function(symbol) {
             return Ok(f);
         }
-        let mut all: Vec<BasicMetadataTypeEnum> = vec![self.m.ctx.ptr_type(Default::default()).into()];
+        let mut all: Vec<BasicMetadataTypeEnum> =
+            vec![self.m.ctx.ptr_type(Default::default()).into()];
         all.extend_from_slice(params);
         let fn_type = self.m.ctx.i32_type().fn_type(&all, false);
-        Ok(self.m.module.add_function(symbol, fn_type, Some(Linkage::External)))
+        Ok(self
+            .m
+            .module
+            .add_function(symbol, fn_type, Some(Linkage::External)))
     }
 
     /// Call a runtime helper with the state first, leave if it trapped;
     /// the record offset it returned.
-    pub(crate) fn call_runtime_helper(&mut self, helper: FunctionValue<'ctx>, args: &[BasicMetadataValueEnum<'ctx>]) -> Result<IntValue<'ctx>, CodegenError> {
+    pub(crate) fn call_runtime_helper(
+        &mut self,
+        helper: FunctionValue<'ctx>,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<IntValue<'ctx>, CodegenError> {
         let mut all: Vec<BasicMetadataValueEnum> = vec![self.state.into()];
         all.extend_from_slice(args);
         let result = self

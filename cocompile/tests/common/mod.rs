@@ -55,9 +55,16 @@ pub struct CorpusProgram {
 /// Load every `*.relon` of `dir`, sorted by name.
 pub fn load_corpus(dir: &Path) -> Vec<CorpusProgram> {
     let mut programs = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("corpus dir").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
-    for path in entries.into_iter().filter(|p| p.extension().is_some_and(|e| e == "relon")) {
+    for path in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "relon"))
+    {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let source = std::fs::read_to_string(&path).unwrap();
         let args_path = dir.join(format!("{name}.args.json"));
@@ -65,19 +72,37 @@ pub fn load_corpus(dir: &Path) -> Vec<CorpusProgram> {
             let json: Json = serde_json::from_str(&std::fs::read_to_string(&args_path).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", args_path.display()));
             json.as_array()
-                .unwrap_or_else(|| panic!("{} must hold a list of argument objects", args_path.display()))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} must hold a list of argument objects",
+                        args_path.display()
+                    )
+                })
                 .iter()
-                .map(|run| run.as_object().cloned().unwrap_or_else(|| panic!("{}: each run is an object", args_path.display())))
+                .map(|run| {
+                    run.as_object()
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{}: each run is an object", args_path.display()))
+                })
                 .collect()
         } else {
             vec![serde_json::Map::new()]
         };
         let expected_path = dir.join(format!("{name}.expected.json"));
         let expected = expected_path.exists().then(|| {
-            let json: Json = serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
-            json.as_array().cloned().unwrap_or_else(|| panic!("{} must hold a list", expected_path.display()))
+            let json: Json =
+                serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+            json.as_array()
+                .cloned()
+                .unwrap_or_else(|| panic!("{} must hold a list", expected_path.display()))
         });
-        programs.push(CorpusProgram { name, path, source, runs, expected });
+        programs.push(CorpusProgram {
+            name,
+            path,
+            source,
+            runs,
+            expected,
+        });
     }
     programs
 }
@@ -103,7 +128,9 @@ impl PartialEq for Answer {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Answer::Int(a), Answer::Int(b)) => a == b,
-            (Answer::Float(a), Answer::Float(b)) => (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits(),
+            (Answer::Float(a), Answer::Float(b)) => {
+                (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+            }
             (Answer::Bool(a), Answer::Bool(b)) => a == b,
             (Answer::Value(a), Answer::Value(b)) => a == b,
             // `Some(6)` prints as `6`: compare a value with a scalar by its text.
@@ -118,13 +145,19 @@ impl Answer {
     /// From an `.expected.json` entry.
     pub fn from_expected(json: &Json) -> Answer {
         match json {
-            Json::Object(m) if m.contains_key("error") => Answer::Error(m["error"].as_str().unwrap_or("").to_string()),
+            Json::Object(m) if m.contains_key("error") => {
+                Answer::Error(m["error"].as_str().unwrap_or("").to_string())
+            }
             Json::Bool(b) => Answer::Bool(*b),
             Json::Number(n) if n.is_i64() => Answer::Int(n.as_i64().unwrap()),
             Json::Number(n) => Answer::Float(n.as_f64().unwrap()),
-            Json::String(s) if parse_special_float(s).is_some() => Answer::Float(parse_special_float(s).unwrap_or_default()),
+            Json::String(s) if parse_special_float(s).is_some() => {
+                Answer::Float(parse_special_float(s).unwrap_or_default())
+            }
             Json::Object(m) if m.contains_key("value") => Answer::Value(m["value"].to_string()),
-            other => panic!("bad expected value {other} (a scalar, {{\"value\": ...}} or {{\"error\": \"Kind\"}})"),
+            other => panic!(
+                "bad expected value {other} (a scalar, {{\"value\": ...}} or {{\"error\": \"Kind\"}})"
+            ),
         }
     }
 
@@ -162,19 +195,31 @@ fn parse_special_float(s: &str) -> Option<f64> {
 /// Variant name of a runtime error.
 pub fn error_kind(e: &RuntimeError) -> String {
     let debug = format!("{e:?}");
-    debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_string()
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("?")
+        .to_string()
 }
 
 /// Host functions declared by the test host crate.
 pub fn test_host_decls() -> Vec<HostFnDecl> {
-    relon_bitcode::read_host_crate(&test_host_dir()).expect("test host crate").functions
+    relon_bitcode::read_host_crate(&test_host_dir())
+        .expect("test host crate")
+        .functions
 }
 
 struct HostFn(fn(&[Value]) -> Option<Value>, &'static str);
 
 impl RelonFunction for HostFn {
-    fn call(&self, args: NativeArgs, range: relon_parser::TokenRange) -> Result<Value, RuntimeError> {
-        let values: Vec<Value> = (0..args.len()).filter_map(|i| args.get(i).cloned()).collect();
+    fn call(
+        &self,
+        args: NativeArgs,
+        range: relon_parser::TokenRange,
+    ) -> Result<Value, RuntimeError> {
+        let values: Vec<Value> = (0..args.len())
+            .filter_map(|i| args.get(i).cloned())
+            .collect();
         (self.0)(&values).ok_or_else(|| RuntimeError::TypeMismatch {
             expected: format!("{} arguments", self.1),
             found: format!("{values:?}"),
@@ -199,13 +244,41 @@ fn float(v: &Value) -> Option<f64> {
 }
 
 /// A tree-walk native: name, implementation, capability it needs.
-pub type Native = (&'static str, Arc<dyn RelonFunction>, Option<relon_cap::CapabilityBit>);
+pub type Native = (
+    &'static str,
+    Arc<dyn RelonFunction>,
+    Option<relon_cap::CapabilityBit>,
+);
 
 /// The example's host functions, as tree-walk natives calling the same Rust code.
 pub fn example_natives() -> Vec<Native> {
     vec![
-        ("mix", Arc::new(HostFn(|a| Some(Value::Int(mix_hostfns::mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
-        ("hash_pair", Arc::new(HostFn(|a| Some(Value::Int(mix_hostfns::hash_pair(int(a.first()?)?, int(a.get(1)?)?))), "hash_pair")), None),
+        (
+            "mix",
+            Arc::new(HostFn(
+                |a| {
+                    Some(Value::Int(mix_hostfns::mix(
+                        int(a.first()?)?,
+                        int(a.get(1)?)?,
+                    )))
+                },
+                "mix",
+            )),
+            None,
+        ),
+        (
+            "hash_pair",
+            Arc::new(HostFn(
+                |a| {
+                    Some(Value::Int(mix_hostfns::hash_pair(
+                        int(a.first()?)?,
+                        int(a.get(1)?)?,
+                    )))
+                },
+                "hash_pair",
+            )),
+            None,
+        ),
     ]
 }
 
@@ -213,29 +286,61 @@ pub fn example_natives() -> Vec<Native> {
 pub fn test_host_natives() -> Vec<Native> {
     use relon_test_hostfns as h;
     vec![
-        ("mix", Arc::new(HostFn(|a| Some(Value::Int(h::test_mix(int(a.first()?)?, int(a.get(1)?)?))), "mix")), None),
         (
-            "lerp",
-            Arc::new(HostFn(|a| Some(Value::Float(h::lerp(float(a.first()?)?, float(a.get(1)?)?, float(a.get(2)?)?).into())), "lerp")),
+            "mix",
+            Arc::new(HostFn(
+                |a| Some(Value::Int(h::test_mix(int(a.first()?)?, int(a.get(1)?)?))),
+                "mix",
+            )),
             None,
         ),
-        ("is_prime", Arc::new(HostFn(|a| Some(Value::Bool(h::is_prime(int(a.first()?)?))), "is_prime")), None),
+        (
+            "lerp",
+            Arc::new(HostFn(
+                |a| {
+                    Some(Value::Float(
+                        h::lerp(float(a.first()?)?, float(a.get(1)?)?, float(a.get(2)?)?).into(),
+                    ))
+                },
+                "lerp",
+            )),
+            None,
+        ),
+        (
+            "is_prime",
+            Arc::new(HostFn(
+                |a| Some(Value::Bool(h::is_prime(int(a.first()?)?))),
+                "is_prime",
+            )),
+            None,
+        ),
         (
             "clock_skew",
-            Arc::new(HostFn(|a| Some(Value::Int(h::clock_skew(int(a.first()?)?))), "clock_skew")),
+            Arc::new(HostFn(
+                |a| Some(Value::Int(h::clock_skew(int(a.first()?)?))),
+                "clock_skew",
+            )),
             Some(relon_cap::CapabilityBit::ReadsClock),
         ),
     ]
 }
 
 /// The `#main` parameter schema of `source`, if the front end takes it.
-pub fn main_schema(source: &str, decls: &[HostFnDecl]) -> Option<relon_abi::schema_canonical::Schema> {
-    relon_cocompile::frontend::lower_source("<args>", source, decls).ok().map(|p| p.lowered.main_schema)
+pub fn main_schema(
+    source: &str,
+    decls: &[HostFnDecl],
+) -> Option<relon_abi::schema_canonical::Schema> {
+    relon_cocompile::frontend::lower_source("<args>", source, decls)
+        .ok()
+        .map(|p| p.lowered.main_schema)
 }
 
 /// The `#main` arguments as `Value`s, read by the declared parameter types
 /// of `schema` (the executable's conventions); untyped without one.
-pub fn arguments(schema: Option<&relon_abi::schema_canonical::Schema>, args: &serde_json::Map<String, Json>) -> HashMap<String, Value> {
+pub fn arguments(
+    schema: Option<&relon_abi::schema_canonical::Schema>,
+    args: &serde_json::Map<String, Json>,
+) -> HashMap<String, Value> {
     args.iter()
         .map(|(k, v)| {
             let typed = schema
@@ -257,7 +362,9 @@ pub fn json_to_value(json: &Json) -> Value {
             None => Value::String(s.as_str().into()),
         },
         Json::Array(items) => Value::list(items.iter().map(json_to_value).collect()),
-        Json::Object(fields) => Value::dict(fields.iter().map(|(k, v)| (k.clone(), json_to_value(v)))),
+        Json::Object(fields) => {
+            Value::dict(fields.iter().map(|(k, v)| (k.clone(), json_to_value(v))))
+        }
         Json::Null => Value::option_none(),
     }
 }
@@ -269,13 +376,23 @@ pub fn tree_walk(source: &str, args: &serde_json::Map<String, Json>) -> Answer {
 }
 
 /// [`tree_walk`] with other host functions.
-pub fn tree_walk_with(source: &str, args: &serde_json::Map<String, Json>, natives: &[Native], decls: &[HostFnDecl]) -> Answer {
+pub fn tree_walk_with(
+    source: &str,
+    args: &serde_json::Map<String, Json>,
+    natives: &[Native],
+    decls: &[HostFnDecl],
+) -> Answer {
     let values = arguments(main_schema(source, decls).as_ref(), args);
     tree_walk_values(source, values, natives, decls)
 }
 
 /// [`tree_walk_with`] with the arguments already read.
-pub fn tree_walk_values(source: &str, values: HashMap<String, Value>, natives: &[Native], decls: &[HostFnDecl]) -> Answer {
+pub fn tree_walk_values(
+    source: &str,
+    values: HashMap<String, Value>,
+    natives: &[Native],
+    decls: &[HostFnDecl],
+) -> Answer {
     let source = source.to_string();
     let natives = natives.to_vec();
     let decls = decls.to_vec();
@@ -288,7 +405,10 @@ pub fn tree_walk_values(source: &str, values: HashMap<String, Value>, natives: &
             };
             let options = relon_cocompile::frontend::analyze_options(&decls).expect("options");
             let analyzed = Arc::new(relon_analyzer::analyze_with_options(&ast, &options));
-            let mut ctx = relon_eval_api::Context::new().with_root(ast).with_analyzed(analyzed).with_capabilities(all_capabilities());
+            let mut ctx = relon_eval_api::Context::new()
+                .with_root(ast)
+                .with_analyzed(analyzed)
+                .with_capabilities(all_capabilities());
             for (name, f, cap) in natives {
                 match cap {
                     None => ctx.register_pure_fn(name, f),
@@ -320,35 +440,53 @@ fn all_capabilities() -> relon_cap::Capabilities {
 
 /// Co-compile `source_path` (with the test host crate, every capability
 /// granted) into `output`.
-pub fn cocompile(source_path: &Path, output: &Path) -> Result<relon_cocompile::pipeline::CocompileOutcome, String> {
+pub fn cocompile(
+    source_path: &Path,
+    output: &Path,
+) -> Result<relon_cocompile::pipeline::CocompileOutcome, String> {
     let request = relon_cocompile::pipeline::CocompileRequest {
         source: source_path.to_path_buf(),
         host: Some(test_host_dir()),
         output: output.to_path_buf(),
         target_cpu: "x86-64".into(),
         emit: Default::default(),
-        grants: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
+        grants: relon_cocompile::frontend::ALL_CAPABILITIES
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
         build_dir: build_dir(),
     };
-    relon_cocompile::pipeline::cocompile(&request).map_err(|e| format!("{:?}", miette::Report::new(e)))
+    relon_cocompile::pipeline::cocompile(&request)
+        .map_err(|e| format!("{:?}", miette::Report::new(e)))
 }
 
 /// Run a built binary with `args` and read its answer.
 pub fn run_binary(binary: &Path, args: &serde_json::Map<String, Json>) -> Answer {
-    let out = std::process::Command::new(binary).arg(Json::Object(args.clone()).to_string()).output().expect("run binary");
+    let out = std::process::Command::new(binary)
+        .arg(Json::Object(args.clone()).to_string())
+        .output()
+        .expect("run binary");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
         Some(0) => match serde_json::from_str::<Json>(stdout.trim()) {
             Ok(Json::Bool(b)) => Answer::Bool(b),
-            Ok(Json::Number(n)) if stdout.contains(['.', 'e']) => Answer::Float(n.as_f64().unwrap()),
+            Ok(Json::Number(n)) if stdout.contains(['.', 'e']) => {
+                Answer::Float(n.as_f64().unwrap())
+            }
             Ok(Json::Number(n)) => Answer::Int(n.as_i64().unwrap()),
-            Ok(Json::String(s)) if parse_special_float(&s).is_some() => Answer::Float(parse_special_float(&s).unwrap_or_default()),
+            Ok(Json::String(s)) if parse_special_float(&s).is_some() => {
+                Answer::Float(parse_special_float(&s).unwrap_or_default())
+            }
             Ok(_) => Answer::Value(stdout.trim().to_string()),
             Err(e) => Answer::Refused(format!("unreadable output {stdout:?}: {e}")),
         },
         Some(1) => {
-            let kind = stderr.trim().strip_prefix("error: ").and_then(|r| r.split(':').next()).unwrap_or("?");
+            let kind = stderr
+                .trim()
+                .strip_prefix("error: ")
+                .and_then(|r| r.split(':').next())
+                .unwrap_or("?");
             Answer::Error(kind.to_string())
         }
         code => Answer::Refused(format!("exit {code:?}: {stderr}")),
@@ -361,7 +499,13 @@ pub fn test_host_registry() -> relon_cocompile::jit::HostFnRegistry {
     let mut registry = relon_cocompile::jit::HostFnRegistry::new();
     for (name, func, _) in test_host_natives() {
         let decl = decls.iter().find(|d| d.name == name).expect("declared");
-        registry.register(name, &decl.params, decl.returns, decl.capability.as_deref(), func);
+        registry.register(
+            name,
+            &decl.params,
+            decl.returns,
+            decl.capability.as_deref(),
+            func,
+        );
     }
     registry
 }
@@ -373,16 +517,24 @@ pub fn jit(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, Strin
 
 /// [`jit`], keeping the error's type.
 #[allow(clippy::result_large_err)]
-pub fn jit_typed(source: &str) -> Result<relon_cocompile::jit::LlvmAotEvaluator, relon_cocompile::jit::JitError> {
+pub fn jit_typed(
+    source: &str,
+) -> Result<relon_cocompile::jit::LlvmAotEvaluator, relon_cocompile::jit::JitError> {
     let config = relon_cocompile::jit::SandboxConfig {
-        capabilities: relon_cocompile::frontend::ALL_CAPABILITIES.iter().map(|c| c.as_str().to_string()).collect(),
+        capabilities: relon_cocompile::frontend::ALL_CAPABILITIES
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
         ..Default::default()
     };
     relon_cocompile::jit::LlvmAotEvaluator::from_source(source, &test_host_registry(), config)
 }
 
 /// Run a JIT'd program with JSON arguments.
-pub fn run_jit(evaluator: &relon_cocompile::jit::LlvmAotEvaluator, values: HashMap<String, Value>) -> Answer {
+pub fn run_jit(
+    evaluator: &relon_cocompile::jit::LlvmAotEvaluator,
+    values: HashMap<String, Value>,
+) -> Answer {
     match relon_eval_api::Evaluator::run_main(evaluator, values) {
         Ok(value) => Answer::of_value(&value),
         Err(e) => Answer::Error(error_kind(&e)),
@@ -420,27 +572,45 @@ pub const BACKENDS: [&str; 2] = ["jit", "binary"];
 impl Report {
     /// Count of (back end, verdict) cells.
     pub fn count(&self, verdict: Verdict) -> usize {
-        self.rows.iter().flat_map(|(_, cells)| cells).filter(|(_, v, _)| *v == verdict).count()
+        self.rows
+            .iter()
+            .flat_map(|(_, cells)| cells)
+            .filter(|(_, v, _)| *v == verdict)
+            .count()
     }
 
     /// The table as text.
     pub fn table(&self) -> String {
-        let mut out = format!("{:<28} {:<10} {:<10} {:<10}\n", "program", "tree-walk", "jit", "binary");
+        let mut out = format!(
+            "{:<28} {:<10} {:<10} {:<10}\n",
+            "program", "tree-walk", "jit", "binary"
+        );
         for (name, cells) in &self.rows {
             let cell = |b: &str| {
-                cells.iter().find(|(backend, _, _)| *backend == b).map_or("-".to_string(), |(_, v, _)| {
-                    match v {
-                        Verdict::Match => "match",
-                        Verdict::Mismatch => "MISMATCH",
-                        Verdict::Refused => "refused",
-                    }
-                    .to_string()
-                })
+                cells.iter().find(|(backend, _, _)| *backend == b).map_or(
+                    "-".to_string(),
+                    |(_, v, _)| {
+                        match v {
+                            Verdict::Match => "match",
+                            Verdict::Mismatch => "MISMATCH",
+                            Verdict::Refused => "refused",
+                        }
+                        .to_string()
+                    },
+                )
             };
-            out.push_str(&format!("{name:<28} {:<10} {:<10} {:<10}\n", "reference", cell("jit"), cell("binary")));
+            out.push_str(&format!(
+                "{name:<28} {:<10} {:<10} {:<10}\n",
+                "reference",
+                cell("jit"),
+                cell("binary")
+            ));
             for (backend, _, reason) in cells {
                 if let Some(reason) = reason {
-                    out.push_str(&format!("    {backend} refused: {}\n", reason.lines().next().unwrap_or("")));
+                    out.push_str(&format!(
+                        "    {backend} refused: {}\n",
+                        reason.lines().next().unwrap_or("")
+                    ));
                 }
             }
         }
@@ -460,10 +630,14 @@ fn answer_json(answer: &Answer) -> Json {
     match answer {
         Answer::Int(i) => serde_json::json!({ "value": i }),
         Answer::Float(f) if f.is_nan() => serde_json::json!({ "value": "NaN" }),
-        Answer::Float(f) if f.is_infinite() => serde_json::json!({ "value": if *f > 0.0 { "Infinity" } else { "-Infinity" } }),
+        Answer::Float(f) if f.is_infinite() => {
+            serde_json::json!({ "value": if *f > 0.0 { "Infinity" } else { "-Infinity" } })
+        }
         Answer::Float(f) => serde_json::json!({ "value": f }),
         Answer::Bool(b) => serde_json::json!({ "value": b }),
-        Answer::Value(text) => serde_json::json!({ "value": serde_json::from_str::<Json>(text).unwrap_or(Json::String(text.clone())) }),
+        Answer::Value(text) => {
+            serde_json::json!({ "value": serde_json::from_str::<Json>(text).unwrap_or(Json::String(text.clone())) })
+        }
         Answer::Error(kind) => serde_json::json!({ "error": kind }),
         Answer::Refused(reason) => serde_json::json!({ "refused": reason }),
         Answer::ReferenceCrashed => serde_json::json!({ "refused": "reference crashed" }),
@@ -496,13 +670,21 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
             report.runs += 1;
             let values = arguments(schema.as_ref(), args);
             let reference = tree_walk_values(&program.source, values.clone(), &natives, &decls);
-            let expected = program.expected.as_ref().and_then(|e| e.get(i)).map(Answer::from_expected);
+            let expected = program
+                .expected
+                .as_ref()
+                .and_then(|e| e.get(i))
+                .map(Answer::from_expected);
             let answers = [
                 match &jit {
                     Ok(evaluator) => run_jit(evaluator, values),
                     Err(reason) => Answer::Refused(reason.clone()),
                 },
-                if built.is_none() { run_binary(&binary, args) } else { Answer::Refused(built.clone().unwrap_or_default()) },
+                if built.is_none() {
+                    run_binary(&binary, args)
+                } else {
+                    Answer::Refused(built.clone().unwrap_or_default())
+                },
             ];
             for (cell, answer) in cells.iter_mut().zip(&answers) {
                 if cell.1 == Verdict::Refused {
@@ -537,7 +719,8 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
     }
     if let Some(path) = json {
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(path, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
     report
 }
