@@ -120,17 +120,17 @@ pub enum FrontendError {
         #[label("called here")]
         span: SourceSpan,
     },
-    /// A helper calls another helper defined after it (mutual recursion).
+    /// A where-helper call the lowering does not resolve.
     #[error(
-        "{file}: the helper `{name}` is called before the compiled back ends can see it; helpers that call each other (mutual recursion) are not supported by them yet"
+        "{file}: the call of the helper `{name}` is not compiled: the lowering resolves a helper call only when the helper is defined before its caller and has a shape it compiles (helpers that call each other, and some recursive helpers over lists, are not)"
     )]
     #[diagnostic(
-        code(relon::forward_helper),
+        code(relon::helper_call),
         help(
-            "the tree-walk evaluator runs this program; for a compiled build, merge the helpers into one that recurses on itself"
+            "the tree-walk evaluator runs this program; for a compiled build, define helpers before their callers and merge mutually recursive helpers into one that recurses on itself"
         )
     )]
-    ForwardHelper {
+    HelperCall {
         /// File name.
         file: String,
         /// The name called.
@@ -140,6 +140,29 @@ pub enum FrontendError {
         source_code: NamedSource<String>,
         /// The call (as precise as the lowering reports it).
         #[label("called here")]
+        span: SourceSpan,
+    },
+    /// A variant constructor (`Some(..)`, `Err(..)`, an `#enum` variant)
+    /// in a position the lowering does not compile.
+    #[error(
+        "{file}: the constructor `{name}(..)` is not compiled in this position by the compiled back ends (a limit of the IR lowering, relon-ir 0.1.0-rc3)"
+    )]
+    #[diagnostic(
+        code(relon::constructor),
+        help(
+            "the tree-walk evaluator runs this program; tests/corpus/option_ret.relon shows an Option result compiled builds take"
+        )
+    )]
+    Constructor {
+        /// File name.
+        file: String,
+        /// The constructor.
+        name: String,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// The call (as precise as the lowering reports it).
+        #[label("here")]
         span: SourceSpan,
     },
     /// A host function declares a capability Relon does not know.
@@ -186,9 +209,19 @@ pub fn lower_source(
     }
     let lowered = relon_ir::lower_workspace_single(&analyzed, &ast).map_err(|e| match e {
         relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. }
+            if name.starts_with(char::is_uppercase) =>
+        {
+            FrontendError::Constructor {
+                file: file.to_string(),
+                name,
+                source_code: named(),
+                span: relon_analyzer::diagnostic::span_of(range),
+            }
+        }
+        relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. }
             if defines_binding(source, &name) =>
         {
-            FrontendError::ForwardHelper {
+            FrontendError::HelperCall {
                 file: file.to_string(),
                 name,
                 source_code: named(),
@@ -210,6 +243,8 @@ pub fn lower_source(
             message: other.to_string(),
         },
     })?;
+    let mut lowered = lowered;
+    crate::raise::raise_list_indexing(&mut lowered.module);
     LoweredProgram::from_lowered(file, lowered)
 }
 

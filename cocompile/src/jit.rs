@@ -463,7 +463,11 @@ impl LlvmAotEvaluator {
             Some(TrapCode::NumericOverflow) => RuntimeError::NumericOverflow(range),
             Some(TrapCode::DivisionByZero) => RuntimeError::DivisionByZero(range),
             Some(TrapCode::IndexOutOfBounds) => RuntimeError::IndexOutOfBounds { range },
-            Some(TrapCode::EmptyList) => RuntimeError::EmptyList { range },
+            Some(TrapCode::EmptyList) => RuntimeError::TypeMismatch {
+                expected: "non-empty list".into(),
+                found: "empty list".into(),
+                range,
+            },
             Some(TrapCode::InvalidUtf8) => {
                 RuntimeError::ValidationError("invalid UTF-8".into(), range)
             }
@@ -493,6 +497,14 @@ impl LlvmAotEvaluator {
             Some(TrapCode::HostError) => host_error.unwrap_or(RuntimeError::Unsupported {
                 reason: "a host function failed".into(),
             }),
+            Some(TrapCode::IndexPastEnd) => {
+                RuntimeError::VariableNotFound("list index past the end".into(), range)
+            }
+            Some(TrapCode::NegativeIndex) => RuntimeError::TypeMismatch {
+                expected: "Index".into(),
+                found: "negative Int".into(),
+                range,
+            },
             None => RuntimeError::Unsupported {
                 reason: format!("unknown trap code {code}"),
             },

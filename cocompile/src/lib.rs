@@ -19,5 +19,6 @@ pub mod host_check;
 pub mod inline_report;
 pub mod jit;
 pub mod pipeline;
+pub mod raise;
 pub mod run_stack;
 pub mod runner;

@@ -589,7 +589,11 @@ fn helpers_calling_each_other_are_refused_with_the_reason() {
         &output,
         &[],
     );
-    assert_clean_failure(&out, &output, &["the helper `is_odd`", "mutual recursion"]);
+    assert_clean_failure(
+        &out,
+        &output,
+        &["the helper `is_odd`", "helpers that call each other"],
+    );
 }
 
 #[test]

@@ -4,22 +4,30 @@
 //!
 //! Arguments (after `--`): `--corpus DIR` (default: the repository's
 //! `tests/corpus`), `--json FILE` (one line per run with every back end's
-//! answer). Exits non-zero on any mismatch, and, for the repository's own
-//! corpus, on any refusal. Runs as part of `cargo test` with the defaults.
+//! answer), `--ops` (the op-coverage report: for each of the 92 IR ops,
+//! how many programs that pass in every back end run it; fails when one
+//! has fewer than three). Exits non-zero on any mismatch, and, for the
+//! repository's own corpus, on any refusal. Runs as part of `cargo test`
+//! with the defaults.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Passing programs each op must be run by for `--ops` to pass.
+const MIN_PROGRAMS_PER_OP: usize = 3;
+
 fn main() -> ExitCode {
     let mut corpus: Option<PathBuf> = None;
     let mut json: Option<PathBuf> = None;
+    let mut ops = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--corpus" => corpus = args.next().map(PathBuf::from),
             "--json" => json = args.next().map(PathBuf::from),
+            "--ops" => ops = true,
             // libtest's flags (`cargo test -- --nocapture`, ...) mean nothing here.
             _ => {}
         }
@@ -36,7 +44,18 @@ fn main() -> ExitCode {
         println!("mismatch: {mismatch}");
     }
     let refused = report.count(common::Verdict::Refused);
-    let failed = report.mismatches.len() + if own_corpus { refused } else { 0 };
+    let mut failed = report.mismatches.len() + if own_corpus { refused } else { 0 };
+    if ops {
+        let coverage = common::OpCoverage::of(&dir, &report);
+        print!("{}", coverage.table());
+        let short = coverage.short_of(MIN_PROGRAMS_PER_OP);
+        println!(
+            "op coverage: {} of {} ops run by at least {MIN_PROGRAMS_PER_OP} passing programs; short: {short:?}",
+            coverage.programs.len() - short.len(),
+            coverage.programs.len()
+        );
+        failed += short.len();
+    }
     println!(
         "conformance: {} passed, {failed} failed",
         report.runs * common::BACKENDS.len() - report.mismatches.len()

@@ -1,7 +1,8 @@
 //! Coverage of the scalar slice: every op the code generator must handle
 //! is exercised by the corpus (which `corpus.rs` runs against tree-walk),
-//! and the one op no Relon source produces (`BrTable`) runs through the
-//! static binary from hand-built IR.
+//! and the ops no Relon source produces (`BrTable`, `DictGetByStringKey`,
+//! `ListGetByIntIdx` of `Bool`s) run through the JIT and the static binary
+//! from hand-built IR.
 
 mod common;
 
@@ -45,48 +46,6 @@ const SLICE: &[&str] = &[
     "Trap",
 ];
 
-fn walk(
-    body: &[TaggedOp],
-    counts: &mut BTreeMap<String, usize>,
-    module: &Module,
-    seen: &mut Vec<String>,
-) {
-    for tagged in body {
-        *counts
-            .entry(relon_cocompile::codegen::op_name(&tagged.op))
-            .or_default() += 1;
-        match &tagged.op {
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                walk(then_body, counts, module, seen);
-                walk(else_body, counts, module, seen);
-            }
-            Op::Block { body, .. } | Op::Loop { body, .. } => walk(body, counts, module, seen),
-            Op::Call { fn_index, .. } => {
-                let stdlib = relon_ir::stdlib_function_count();
-                let key = format!("call{fn_index}");
-                if !seen.contains(&key) {
-                    seen.push(key);
-                    if *fn_index < stdlib {
-                        walk(
-                            relon_ir::builtin_stdlib()[*fn_index as usize].body(),
-                            counts,
-                            module,
-                            seen,
-                        );
-                    } else if let Some(f) = module.funcs.get((*fn_index - stdlib) as usize) {
-                        walk(&f.body, counts, module, seen);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 #[test]
 fn every_op_of_the_slice_is_exercised_by_the_corpus() {
     let decls = common::test_host_decls();
@@ -95,10 +54,7 @@ fn every_op_of_the_slice_is_exercised_by_the_corpus() {
         let lowered =
             relon_cocompile::frontend::lower_source(&program.name, &program.source, &decls)
                 .unwrap_or_else(|e| panic!("{}: {e}", program.name));
-        let module = &lowered.lowered.module;
-        for func in &module.funcs {
-            walk(&func.body, &mut counts, module, &mut Vec::new());
-        }
+        common::count_ops(&lowered.lowered.module, &mut counts);
     }
     println!("op counts over the corpus: {counts:?}");
     let missing: Vec<_> = SLICE
@@ -265,28 +221,38 @@ fn br_table_and_select_run_through_the_static_binary() {
     }
 }
 
-/// No Relon source produces `ListGetByIntIdx` (the lowering indexes lists
-/// through stdlib bodies); the code generator refuses it by name and line,
-/// and the failed build leaves no file.
+/// IR the code generator cannot emit (a list of closures indexed as
+/// such) is refused with the function and line, and the failed build
+/// leaves no file.
 #[test]
-fn an_op_the_code_generator_does_not_take_is_refused_with_its_name_and_line() {
+fn ir_the_code_generator_cannot_emit_is_refused_with_its_line() {
     let mut lowered = br_table_program();
     let position = relon_parser::TokenPosition {
         line: 3,
         column: 5,
         offset: 0,
     };
-    lowered.module.funcs[0].body.insert(
-        0,
-        TaggedOp {
-            op: Op::ListGetByIntIdx {
-                element_ty: IrType::I64,
-            },
-            range: relon_parser::TokenRange {
-                start: position,
-                end: position,
-            },
+    let at = |op| TaggedOp {
+        op,
+        range: relon_parser::TokenRange {
+            start: position,
+            end: position,
         },
+    };
+    let body = &mut lowered.module.funcs[0].body;
+    body.insert(
+        0,
+        at(Op::ListGetByIntIdx {
+            element_ty: IrType::Closure,
+        }),
+    );
+    body.insert(0, at(Op::ConstI64(0)));
+    body.insert(
+        0,
+        at(Op::ConstListInt {
+            idx: 0,
+            elements: vec![1],
+        }),
     );
     let program =
         relon_cocompile::frontend::LoweredProgram::from_lowered("get.ir", lowered).unwrap();
@@ -296,13 +262,159 @@ fn an_op_the_code_generator_does_not_take_is_refused_with_its_name_and_line() {
     let error = relon_cocompile::pipeline::cocompile_lowered(&request, "get.ir", None, &program)
         .map(|_| ())
         .expect_err("refused");
-    let message = format!("{:?}", miette::Report::new(error));
+    let message = error.to_string();
     assert!(
-        message.contains("unsupported op `ListGetByIntIdx`") && message.contains("line 3"),
+        message.contains("ListGetByIntIdx of Closure elements") && message.contains("line 3"),
         "{message}"
     );
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "a refused build left a file"
     );
+}
+
+/// `n -> (flags[n] ? 1 : 2) + prices[key(n)]` over constant data, with
+/// `flags = [true, false, true]`, `prices = {"a": 10, "bc": 20}` and
+/// `key(n)` = `"a"`, `"bc"`, else `"zz"`: the two keyed reads no Relon
+/// source lowers to (`ListGetByIntIdx` of `Bool`s, `DictGetByStringKey`).
+/// `n` is read by `read_n`; `finish` ends the body.
+fn keyed_reads_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
+    let key = |text: &str, idx| {
+        vec![op(Op::ConstString {
+            idx,
+            value: text.into(),
+        })]
+    };
+    let mut body = vec![
+        op(Op::ConstListBool {
+            idx: 0,
+            elements: vec![true, false, true],
+        }),
+        op(read_n.clone()),
+        op(Op::ListGetByIntIdx {
+            element_ty: IrType::Bool,
+        }),
+        op(Op::If {
+            result_ty: IrType::I64,
+            then_body: vec![op(Op::ConstI64(1))],
+            else_body: vec![op(Op::ConstI64(2))],
+        }),
+        op(Op::ConstDict {
+            idx: 0,
+            entries: vec![("bc".into(), 20), ("a".into(), 10)],
+        }),
+        op(read_n.clone()),
+        op(Op::ConstI64(0)),
+        op(Op::Eq(IrType::I64)),
+        op(Op::If {
+            result_ty: IrType::String,
+            then_body: key("a", 0),
+            else_body: vec![
+                op(read_n),
+                op(Op::ConstI64(1)),
+                op(Op::Eq(IrType::I64)),
+                op(Op::If {
+                    result_ty: IrType::String,
+                    then_body: key("bc", 1),
+                    else_body: key("zz", 2),
+                }),
+            ],
+        }),
+        op(Op::DictGetByStringKey {
+            shape_hash: 0,
+            value_ty: IrType::I64,
+            entry_count_hint: Some(2),
+            record_len_hint: None,
+        }),
+        op(Op::Add(IrType::I64)),
+    ];
+    body.extend(finish.iter().cloned().map(op));
+    body
+}
+
+/// The answers of [`keyed_reads_body`]: a value or tree-walk's error kind.
+const KEYED_READS: [(i64, Result<i64, &str>); 5] = [
+    (0, Ok(11)),
+    (1, Ok(22)),
+    (2, Err("VariableNotFound")),
+    (3, Err("VariableNotFound")),
+    (-1, Err("TypeMismatch")),
+];
+
+#[test]
+fn list_and_dict_reads_are_bounds_checked_in_the_jit() {
+    let entry = Func {
+        name: "keyed".into(),
+        params: vec![IrType::I64],
+        ret: IrType::I64,
+        body: keyed_reads_body(Op::LocalGet(0), &[]),
+        range: Default::default(),
+    };
+    let module = Module {
+        imports: Vec::new(),
+        funcs: vec![entry],
+        entry_func_index: Some(0),
+        closure_table: Vec::new(),
+    };
+    let jit = relon_cocompile::jit::LlvmAotEvaluator::from_ir_direct(&module, Default::default())
+        .unwrap();
+    for (n, expected) in KEYED_READS {
+        let got = jit.call_i64(&[n]).map_err(|e| common::error_kind(&e));
+        assert_eq!(got, expected.map_err(String::from), "n = {n}");
+    }
+}
+
+#[test]
+fn list_and_dict_reads_are_bounds_checked_in_the_static_binary() {
+    let mut lowered = br_table_program();
+    let finish = [
+        Op::StoreField {
+            offset: 0,
+            ty: IrType::I64,
+            inplace: false,
+        },
+        Op::Return,
+    ];
+    lowered.module.funcs[0].body = keyed_reads_body(
+        Op::LoadField {
+            offset: 0,
+            ty: IrType::I64,
+        },
+        &finish,
+    );
+    let program =
+        relon_cocompile::frontend::LoweredProgram::from_lowered("keyed.ir", lowered).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("keyed");
+    relon_cocompile::pipeline::cocompile_lowered(
+        &ir_request("keyed.ir", &output),
+        "keyed.ir",
+        None,
+        &program,
+    )
+    .unwrap();
+    for (n, expected) in KEYED_READS {
+        let out = std::process::Command::new(&output)
+            .arg(format!("{{\"n\": {n}}}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match expected {
+            Ok(value) => {
+                assert!(out.status.success(), "n = {n}: {stderr}");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                    value.to_string(),
+                    "n = {n}"
+                );
+            }
+            Err(kind) => {
+                assert_eq!(out.status.code(), Some(1), "n = {n}: {stderr}");
+                assert!(
+                    stderr.contains(&format!("error: {kind}:")),
+                    "n = {n}: {stderr}"
+                );
+            }
+        }
+    }
 }

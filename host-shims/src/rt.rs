@@ -1,5 +1,6 @@
 //! Runtime helpers the emitted code calls for work that is not worth
-//! open-coding: number formatting and string concatenation.
+//! open-coding: number formatting, string concatenation, `substring`
+//! (whose bundled IR body traps where tree-walk clamps) and tail copies.
 //!
 //! Each helper takes the run's [`EntryState`], reads its arguments from the
 //! arena with every offset checked against `arena_len`, bump-allocates its
@@ -17,6 +18,10 @@ pub const INT_TO_STR_SYMBOL: &str = "relon_rt_int_to_str";
 pub const FLOAT_TO_STR_SYMBOL: &str = "relon_rt_float_to_str";
 /// Symbol of [`relon_rt_concat`].
 pub const CONCAT_SYMBOL: &str = "relon_rt_concat";
+/// Symbol of [`relon_rt_substring`].
+pub const SUBSTRING_SYMBOL: &str = "relon_rt_substring";
+/// Symbol of [`relon_rt_dict_get`].
+pub const DICT_GET_SYMBOL: &str = "relon_rt_dict_get";
 /// Symbol of [`relon_rt_copy_to_tail`].
 pub const COPY_TO_TAIL_SYMBOL: &str = "relon_rt_copy_to_tail";
 
@@ -153,6 +158,98 @@ pub unsafe extern "C" fn relon_rt_concat(
         to += len;
     }
     at as u32
+}
+
+/// `s.substring(start, len)` with tree-walk's semantics: byte offsets,
+/// `start` clamped to `0..=len(s)`, a negative `len` taken as 0, the end
+/// clamped to the string, and both ends moved forward to the next char
+/// boundary so the result stays UTF-8. Never traps on the numbers.
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn relon_rt_substring(
+    state: *mut EntryState,
+    s: u32,
+    start: i64,
+    len: i64,
+) -> u32 {
+    // SAFETY: the emitted code passes the live state of its call.
+    let state = unsafe { &mut *state };
+    // SAFETY: as above.
+    let bytes = unsafe { arena(state) };
+    let Some(range) = string_at(bytes, s) else {
+        return trap(state, TrapCode::IndexOutOfBounds);
+    };
+    let Ok(text) = std::str::from_utf8(&bytes[range]) else {
+        return trap(state, TrapCode::InvalidUtf8);
+    };
+    let start = start.clamp(0, text.len() as i64) as usize;
+    let end = start.saturating_add(len.max(0) as usize).min(text.len());
+    if end <= start {
+        return new_string(state, b"");
+    }
+    let boundary_from = |at: usize| {
+        (at..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(text.len())
+    };
+    let piece = text[boundary_from(start)..boundary_from(end)]
+        .as_bytes()
+        .to_vec();
+    new_string(state, &piece)
+}
+
+/// `Op::DictGetByStringKey`: the Int value of the string record at `key`
+/// in the `{String: Int}` dict record at `dict` (`[count: u32][pad: u32]
+/// [shape hash: u64]`, then `count` entries `[key_off: u32][key_len: u32]
+/// [value: i64]` with record-relative key offsets, then the key bytes).
+/// A missing key traps with [`TrapCode::IndexPastEnd`], tree-walk's
+/// `VariableNotFound`; every read is checked against the arena.
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn relon_rt_dict_get(state: *mut EntryState, dict: u32, key: u32) -> i64 {
+    // SAFETY: the emitted code passes the live state of its call.
+    let state = unsafe { &mut *state };
+    // SAFETY: as above.
+    let bytes = unsafe { arena(state) };
+    match dict_lookup(bytes, dict as usize, key) {
+        Ok(value) => value,
+        Err(code) => trap(state, code) as i64,
+    }
+}
+
+fn dict_lookup(bytes: &[u8], dict: usize, key: u32) -> Result<i64, TrapCode> {
+    let key = &bytes[string_at(bytes, key).ok_or(TrapCode::IndexOutOfBounds)?];
+    let count = read_u32(bytes, dict).ok_or(TrapCode::IndexOutOfBounds)? as usize;
+    for entry in 0..count {
+        let at = dict
+            .checked_add(16 + 16 * entry)
+            .ok_or(TrapCode::IndexOutOfBounds)?;
+        let key_at = dict
+            .checked_add(read_u32(bytes, at).ok_or(TrapCode::IndexOutOfBounds)? as usize)
+            .ok_or(TrapCode::IndexOutOfBounds)?;
+        let key_len = read_u32(bytes, at + 4).ok_or(TrapCode::IndexOutOfBounds)? as usize;
+        let entry_key = bytes
+            .get(
+                key_at
+                    ..key_at
+                        .checked_add(key_len)
+                        .ok_or(TrapCode::IndexOutOfBounds)?,
+            )
+            .ok_or(TrapCode::IndexOutOfBounds)?;
+        if entry_key == key {
+            let value = bytes
+                .get(at + 8..at + 16)
+                .ok_or(TrapCode::IndexOutOfBounds)?;
+            return Ok(i64::from_le_bytes(
+                value.try_into().map_err(|_| TrapCode::IndexOutOfBounds)?,
+            ));
+        }
+    }
+    Err(TrapCode::IndexPastEnd)
 }
 
 /// Reserve `size` bytes of the output tail aligned to `align`; the arena offset.
@@ -293,6 +390,61 @@ mod tests {
         assert_eq!(
             read(&words, c),
             "-9223372036854775808100000000000000000000-9223372036854775808"
+        );
+    }
+
+    #[test]
+    fn substring_clamps_like_tree_walk_and_keeps_utf8_whole() {
+        let mut words = vec![0u64; 64];
+        let mut st = state(&mut words);
+        // "hé!": `é` is two bytes, so byte 2 is inside it.
+        let text = "hé!";
+        // SAFETY: `st` describes `words`, alive for the test.
+        let s = new_string(&mut st, text.as_bytes());
+        let cases = [
+            (0, 2, "hé"),
+            (0, 1, "h"),
+            (1, 1, "é"),
+            (2, 10, "!"),
+            (3, 100, "!"),
+            (-5, 1, "h"),
+            (9, 1, ""),
+            (0, -1, ""),
+        ];
+        for (start, len, expected) in cases {
+            // SAFETY: as above.
+            let piece = unsafe { relon_rt_substring(&mut st, s, start, len) };
+            assert_eq!(read(&words, piece), expected, "substring({start}, {len})");
+        }
+        assert_eq!(st.trap_code, 0);
+    }
+
+    #[test]
+    fn dict_lookup_finds_each_key_and_reports_a_missing_one() {
+        // {"a": 7, "bc": -1}: header, two entries, then the key bytes at 48.
+        let mut record = vec![0u8; 16];
+        record[0] = 2;
+        for (key_off, key_len, value) in [(48u32, 1u32, 7i64), (49, 2, -1)] {
+            record.extend_from_slice(&key_off.to_le_bytes());
+            record.extend_from_slice(&key_len.to_le_bytes());
+            record.extend_from_slice(&value.to_le_bytes());
+        }
+        record.extend_from_slice(b"abc");
+        let mut bytes = vec![0u8; 8];
+        bytes.extend_from_slice(&record);
+        let mut key = |text: &str| {
+            let at = bytes.len() as u32;
+            bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+            at
+        };
+        let (a, bc, b) = (key("a"), key("bc"), key("b"));
+        assert_eq!(dict_lookup(&bytes, 8, a), Ok(7));
+        assert_eq!(dict_lookup(&bytes, 8, bc), Ok(-1));
+        assert_eq!(dict_lookup(&bytes, 8, b), Err(TrapCode::IndexPastEnd));
+        assert_eq!(
+            dict_lookup(&bytes, 1000, a),
+            Err(TrapCode::IndexOutOfBounds)
         );
     }
 

@@ -202,11 +202,15 @@ pub enum TrapCode {
     /// A host function failed: open world, the embedding keeps its error;
     /// closed world, [`EntryState::host_failure`] holds the message.
     HostError = 11,
+    /// A list index at or past the list's length (`xs[i]`, `i >= len`).
+    IndexPastEnd = 12,
+    /// A negative list index (`xs[i]`, `i < 0`).
+    NegativeIndex = 13,
 }
 
 impl TrapCode {
     /// Every code, in numbering order.
-    pub const ALL: [TrapCode; 11] = [
+    pub const ALL: [TrapCode; 13] = [
         TrapCode::NumericOverflow,
         TrapCode::DivisionByZero,
         TrapCode::IndexOutOfBounds,
@@ -218,6 +222,8 @@ impl TrapCode {
         TrapCode::RecursionLimitExceeded,
         TrapCode::ScratchExhausted,
         TrapCode::HostError,
+        TrapCode::IndexPastEnd,
+        TrapCode::NegativeIndex,
     ];
 
     /// The code as stored in [`EntryState::trap_code`].
@@ -231,14 +237,15 @@ impl TrapCode {
     }
 
     /// Name of the `relon_eval_api::RuntimeError` variant the tree-walk
-    /// evaluator raises for the same failure. (A `match` without an arm is
-    /// a `TypeMismatch` there.)
+    /// evaluator raises for the same failure. (A `match` without an arm,
+    /// `min`/`max` of an empty list and a negative list index are each a
+    /// `TypeMismatch` there; an index past the end is `VariableNotFound`.)
     pub const fn error_kind(self) -> &'static str {
         match self {
             TrapCode::NumericOverflow => "NumericOverflow",
             TrapCode::DivisionByZero => "DivisionByZero",
             TrapCode::IndexOutOfBounds => "IndexOutOfBounds",
-            TrapCode::EmptyList => "EmptyList",
+            TrapCode::EmptyList => "TypeMismatch",
             TrapCode::InvalidUtf8 => "ValidationError",
             TrapCode::NoMatch => "TypeMismatch",
             TrapCode::StepLimitExceeded => "StepLimitExceeded",
@@ -246,6 +253,8 @@ impl TrapCode {
             TrapCode::RecursionLimitExceeded => "RecursionLimitExceeded",
             TrapCode::ScratchExhausted => "ValueTooLarge",
             TrapCode::HostError => "ValidationError",
+            TrapCode::IndexPastEnd => "VariableNotFound",
+            TrapCode::NegativeIndex => "TypeMismatch",
         }
     }
 
@@ -263,6 +272,8 @@ impl TrapCode {
             TrapCode::RecursionLimitExceeded => "recursion limit exceeded",
             TrapCode::ScratchExhausted => "scratch space exhausted",
             TrapCode::HostError => "a host function failed",
+            TrapCode::IndexPastEnd => "list index past the end of the list",
+            TrapCode::NegativeIndex => "negative list index",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! - `cargo xtask cocompile ARGS...`: setup, then the compiler
 //!   (`relon-cocompile ARGS...`, built in release mode).
 //! - `cargo xtask test [ARGS...]`: setup, then `cargo test --workspace ARGS...`.
-//! - `cargo xtask conformance [--corpus DIR] [--json FILE]`: setup, then the
+//! - `cargo xtask conformance [--corpus DIR] [--json FILE] [--ops]`: setup, then the
 //!   conformance harness (tree-walk vs JIT vs static binary) on a corpus.
 //! - `cargo xtask fuzz [--programs N] [--seed S] ...`: setup, then the
 //!   differential fuzzer (release build).
@@ -108,7 +108,7 @@ const HELP: &str = "usage: cargo xtask <command>\n\n\
   setup                 install LLVM 22 if it is missing (apt, as root)\n\
   cocompile ARGS...     co-compile a Relon program (see `cargo xtask cocompile --help`)\n\
   test [ARGS...]        run every test (`cargo test --workspace ARGS...`)\n\
-  conformance [--corpus DIR] [--json FILE]\n\
+  conformance [--corpus DIR] [--json FILE] [--ops]\n\
                         run a corpus folder through tree-walk, the JIT and the static binary\n\
   fuzz [--programs N] [--seed S] [--binary-every K] [--out DIR]\n\
                         differential fuzzing: random programs through tree-walk, the JIT, the binary\n\

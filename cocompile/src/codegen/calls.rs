@@ -1,5 +1,6 @@
 //! Calls: `Call` (bundled stdlib bodies and schema methods, emitted as
-//! internal functions LLVM may inline), `CallNative` (host functions; in
+//! internal functions LLVM may inline; the few whose IR body disagrees
+//! with tree-walk go to a runtime helper instead), `CallNative` (host functions; in
 //! closed world a direct call to the host symbol), `CheckCap`, and
 //! closures (`MakeClosure` builds a handle in scratch, `CallClosure`
 //! dispatches over the module's closure table).
@@ -12,6 +13,7 @@ use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
 
 use super::func::FuncEmitter;
 use super::{CodegenError, FuncRef, HostCallSite, HostSymbol, WorldMode};
+use relon_host_shims::rt::SUBSTRING_SYMBOL;
 use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
@@ -27,6 +29,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 "Call to function index {fn_index}, which does not exist"
             ))
         })?;
+        if let Some(helper) = stdlib_replacement(callee_ref) {
+            return self.emit_replaced_stdlib_call(helper, param_tys, ret_ty);
+        }
         let callee = self.m.declare(callee_ref)?;
         let (_, callee_params, callee_ret, _) = self.m.signature(callee_ref);
         if callee_params.len() != param_tys.len() {
@@ -42,6 +47,36 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let result = self.coerce(result, ret_ty)?;
             self.push(result);
         }
+        Ok(())
+    }
+
+    /// A call of a bundled stdlib function that runs as a runtime helper
+    /// instead (see [`stdlib_replacement`]).
+    fn emit_replaced_stdlib_call(
+        &mut self,
+        helper: ReplacedStdlib,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
+        let (symbol, params) = match helper {
+            ReplacedStdlib::Substring => {
+                (SUBSTRING_SYMBOL, [IrType::String, IrType::I64, IrType::I64])
+            }
+        };
+        if param_tys != params || ret_ty != IrType::String {
+            return Err(self.malformed(format!("{symbol} called with {param_tys:?} -> {ret_ty:?}")));
+        }
+        let args = self.pop_n(params.len())?;
+        let args = args
+            .into_iter()
+            .zip(params)
+            .map(|(a, ty)| self.coerce(a, ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        let types: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
+        let helper = self.runtime_helper(symbol, &types)?;
+        let args: Vec<BasicMetadataValueEnum> = args.into_iter().map(Into::into).collect();
+        let record = self.call_runtime_helper(helper, &args)?;
+        self.push(record.into());
         Ok(())
     }
 
@@ -457,4 +492,24 @@ pub fn capability_name(bit: u32) -> &'static str {
         .into_iter()
         .find(|c| c.bit_index() == bit)
         .map_or("unknown", |c| c.as_str())
+}
+
+/// A bundled stdlib function the code generator replaces with a runtime
+/// helper, because its IR body disagrees with tree-walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplacedStdlib {
+    /// `substring`: the IR body traps on a range past the end, tree-walk
+    /// clamps it (and keeps UTF-8 whole).
+    Substring,
+}
+
+/// The replacement of `callee`, when it is a replaced stdlib function.
+pub(crate) fn stdlib_replacement(callee: FuncRef) -> Option<ReplacedStdlib> {
+    let FuncRef::Stdlib(i) = callee else {
+        return None;
+    };
+    match relon_ir::builtin_stdlib().get(i as usize)?.name {
+        "substring" => Some(ReplacedStdlib::Substring),
+        _ => None,
+    }
 }

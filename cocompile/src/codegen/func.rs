@@ -338,6 +338,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 captures_size,
             } => self.emit_make_closure(*fn_table_idx, captures, *captures_size)?,
             Op::CallClosure { param_tys, ret_ty } => self.emit_call_closure(param_tys, *ret_ty)?,
+            Op::ListGetByIntIdx { element_ty } => self.emit_list_get(*element_ty)?,
+            Op::DictGetByStringKey { value_ty, .. } => self.emit_dict_get(*value_ty)?,
             other => {
                 if self.emit_value_op(other)?.is_none() && self.emit_record_op(other)?.is_none() {
                     return Err(self.unsupported(other));
@@ -408,6 +410,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         let b = &self.m.builder;
         match (value, target) {
+            // A Bool is never a handle: the lowering typed a value wrongly
+            // (a `Bool`-returning closure mapped as a `String` one), and
+            // using it would read whatever lies at arena offset 0 or 1.
+            (BasicValueEnum::IntValue(v), _)
+                if v.get_type().get_bit_width() == 1 && is_handle(ty) =>
+            {
+                Err(self.malformed(format!("a Bool value is used as a {ty:?} handle")))
+            }
             (BasicValueEnum::IntValue(v), BasicTypeEnum::IntType(t)) => {
                 let from = v.get_type().get_bit_width();
                 let to = t.get_bit_width();
@@ -633,6 +643,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             function: self.name.clone(),
         }
     }
+}
+
+/// Whether values of `ty` are arena handles (offsets of records).
+fn is_handle(ty: IrType) -> bool {
+    matches!(
+        ty,
+        IrType::String
+            | IrType::ListInt
+            | IrType::ListFloat
+            | IrType::ListBool
+            | IrType::ListString
+            | IrType::ListSchema
+            | IrType::ListList
+            | IrType::Dict
+    )
 }
 
 /// The runtime trap code for an IR `Op::Trap`.

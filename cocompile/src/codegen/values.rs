@@ -19,7 +19,7 @@ use super::const_pool::UnicodeTable;
 use super::func::FuncEmitter;
 
 /// The runtime helpers emitted code may call, `(symbol, address)`, for the JIT.
-pub fn runtime_helpers() -> [(&'static str, usize); 4] {
+pub fn runtime_helpers() -> [(&'static str, usize); 6] {
     use relon_host_shims::rt;
     [
         (
@@ -35,6 +35,14 @@ pub fn runtime_helpers() -> [(&'static str, usize); 4] {
             rt::relon_rt_float_to_str as *const () as usize,
         ),
         (CONCAT_SYMBOL, rt::relon_rt_concat as *const () as usize),
+        (
+            rt::SUBSTRING_SYMBOL,
+            rt::relon_rt_substring as *const () as usize,
+        ),
+        (
+            rt::DICT_GET_SYMBOL,
+            rt::relon_rt_dict_get as *const () as usize,
+        ),
     ]
 }
 

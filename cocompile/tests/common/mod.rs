@@ -724,3 +724,116 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
     }
     report
 }
+
+/// Count the ops `module` runs: its own functions and every bundled
+/// stdlib body they call (each body once).
+pub fn count_ops(
+    module: &relon_ir::ir::Module,
+    counts: &mut std::collections::BTreeMap<String, usize>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for func in &module.funcs {
+        count_body_ops(&func.body, module, counts, &mut seen);
+    }
+}
+
+fn count_body_ops(
+    body: &[relon_ir::ir::TaggedOp],
+    module: &relon_ir::ir::Module,
+    counts: &mut std::collections::BTreeMap<String, usize>,
+    seen: &mut std::collections::HashSet<u32>,
+) {
+    use relon_ir::ir::Op;
+    for tagged in body {
+        *counts
+            .entry(relon_cocompile::codegen::op_name(&tagged.op))
+            .or_default() += 1;
+        match &tagged.op {
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => {
+                count_body_ops(then_body, module, counts, seen);
+                count_body_ops(else_body, module, counts, seen);
+            }
+            Op::Block { body, .. } | Op::Loop { body, .. } => {
+                count_body_ops(body, module, counts, seen)
+            }
+            Op::Call { fn_index, .. }
+                if *fn_index < relon_ir::stdlib_function_count() && seen.insert(*fn_index) =>
+            {
+                count_body_ops(
+                    relon_ir::builtin_stdlib()[*fn_index as usize].body(),
+                    module,
+                    counts,
+                    seen,
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The op-coverage report of a conformance run: for each IR op, the
+/// programs that exercise it and pass in every back end.
+pub struct OpCoverage {
+    /// Op name to the passing programs that run it (every op listed).
+    pub programs: std::collections::BTreeMap<&'static str, Vec<String>>,
+}
+
+impl OpCoverage {
+    /// Coverage over the programs of `dir` that `report` found matching in every back end.
+    pub fn of(dir: &Path, report: &Report) -> OpCoverage {
+        let decls = test_host_decls();
+        let mut programs: std::collections::BTreeMap<&'static str, Vec<String>> =
+            relon_cocompile::codegen::OP_NAMES
+                .iter()
+                .map(|name| (*name, Vec::new()))
+                .collect();
+        for program in load_corpus(dir) {
+            let passing = report.rows.iter().any(|(name, cells)| {
+                *name == program.name
+                    && cells
+                        .iter()
+                        .all(|(_, verdict, _)| *verdict == Verdict::Match)
+            });
+            if !passing {
+                continue;
+            }
+            let Ok(lowered) =
+                relon_cocompile::frontend::lower_source(&program.name, &program.source, &decls)
+            else {
+                continue;
+            };
+            let mut counts = std::collections::BTreeMap::new();
+            count_ops(&lowered.lowered.module, &mut counts);
+            for name in counts.keys() {
+                let entry = programs
+                    .get_mut(name.as_str())
+                    .unwrap_or_else(|| panic!("op `{name}` is missing from OP_NAMES"));
+                entry.push(program.name.clone());
+            }
+        }
+        OpCoverage { programs }
+    }
+
+    /// The ops exercised by fewer than `min` passing programs.
+    pub fn short_of(&self, min: usize) -> Vec<&'static str> {
+        self.programs
+            .iter()
+            .filter(|(_, p)| p.len() < min)
+            .map(|(op, _)| *op)
+            .collect()
+    }
+
+    /// The report as text: one line per op, with up to three programs.
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<32} {:>8}  examples\n", "op", "programs");
+        for (op, programs) in &self.programs {
+            let examples: Vec<&str> = programs.iter().take(3).map(String::as_str).collect();
+            out += &format!("{op:<32} {:>8}  {}\n", programs.len(), examples.join(", "));
+        }
+        out
+    }
+}

@@ -1,0 +1,157 @@
+//! Checked element reads: `ListGetByIntIdx` (which `crate::raise` also
+//! makes of the lowering's inline `xs[i]` arithmetic) and
+//! `DictGetByStringKey`.
+//!
+//! The index is checked against the list's length before any address is
+//! formed: a negative index is tree-walk's `TypeMismatch`, an index at or
+//! past the end its `VariableNotFound`. Element layouts: `Int`/`Float`
+//! (and the rows of nested lists) are 8-byte words at the first 8-aligned
+//! offset after the `u32` length; `String` elements are `u32` handles
+//! right after it; `Bool` elements are bytes.
+
+use inkwell::IntPredicate;
+use inkwell::module::Linkage;
+use inkwell::values::IntValue;
+use relon_host_shims::rt::DICT_GET_SYMBOL;
+use relon_ir::ir::IrType;
+use relon_runtime_contract::TrapCode;
+
+use super::CodegenError;
+use super::func::FuncEmitter;
+
+impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
+    /// `ListGetByIntIdx { element_ty }`: `[list, index] -> [element]`.
+    pub(crate) fn emit_list_get(&mut self, element_ty: IrType) -> Result<(), CodegenError> {
+        let ctx = self.m.ctx;
+        let i64t = ctx.i64_type();
+        let i32t = ctx.i32_type();
+        let position = self.pop_int()?;
+        let position = match position.get_type().get_bit_width() {
+            64 => position,
+            _ => self.m.builder.build_int_s_extend(position, i64t, "index")?,
+        };
+        let base = self.pop_int()?;
+        let base = self.to_i32(base)?;
+        let len_addr = self.arena_addr(base, 0, 4)?;
+        let len = self
+            .m
+            .builder
+            .build_load(i32t, len_addr, "list_len")?
+            .into_int_value();
+        let len = self.m.builder.build_int_z_extend(len, i64t, "list_len64")?;
+        let negative = self.m.builder.build_int_compare(
+            IntPredicate::SLT,
+            position,
+            i64t.const_zero(),
+            "index_negative",
+        )?;
+        self.trap_if(negative, TrapCode::NegativeIndex)?;
+        let past_end =
+            self.m
+                .builder
+                .build_int_compare(IntPredicate::SGE, position, len, "index_past_end")?;
+        self.trap_if(past_end, TrapCode::IndexPastEnd)?;
+        // In range, so the index fits the i32 address arithmetic.
+        let b = &self.m.builder;
+        let position = b.build_int_truncate(position, i32t, "index32")?;
+        let (start, stride, load_as) = match element_ty {
+            IrType::I64 | IrType::F64 | IrType::ListInt | IrType::ListFloat => {
+                let start = b.build_int_add(base, i32t.const_int(11, false), "payload_up")?;
+                let start = b.build_and(
+                    start,
+                    i32t.const_int((-8i32) as u32 as u64, false),
+                    "payload",
+                )?;
+                let load_as = if element_ty == IrType::F64 {
+                    IrType::F64
+                } else {
+                    IrType::I64
+                };
+                (start, 8, load_as)
+            }
+            IrType::Bool => (
+                b.build_int_add(base, i32t.const_int(4, false), "bytes")?,
+                1,
+                IrType::Bool,
+            ),
+            IrType::String
+            | IrType::ListString
+            | IrType::ListBool
+            | IrType::ListSchema
+            | IrType::ListList
+            | IrType::I32 => (
+                b.build_int_add(base, i32t.const_int(4, false), "handles")?,
+                4,
+                IrType::I32,
+            ),
+            other => return Err(self.malformed(format!("ListGetByIntIdx of {other:?} elements"))),
+        };
+        let offset = b.build_int_mul(position, i32t.const_int(stride, false), "element_off")?;
+        let addr = b.build_int_add(start, offset, "element")?;
+        self.push(addr.into());
+        self.load_absolute(0, load_as)?;
+        if element_ty == IrType::Bool {
+            // The byte load pushes an i32 0/1; a Bool is an i1.
+            let byte = self.pop_int()?;
+            let bit = self.truthy(byte)?;
+            self.push(bit.into());
+        }
+        Ok(())
+    }
+
+    /// `DictGetByStringKey { value_ty }`: `[dict, key] -> [value]`; a key
+    /// the dict does not hold is tree-walk's `VariableNotFound`.
+    pub(crate) fn emit_dict_get(&mut self, value_ty: IrType) -> Result<(), CodegenError> {
+        if value_ty != IrType::I64 {
+            return Err(self.malformed(format!(
+                "DictGetByStringKey of {value_ty:?} values (dict records hold Ints)"
+            )));
+        }
+        let key = self.pop_int()?;
+        let key = self.to_i32(key)?;
+        let dict = self.pop_int()?;
+        let dict = self.to_i32(dict)?;
+        let value = self.call_dict_get(dict, key)?;
+        self.push(value.into());
+        Ok(())
+    }
+
+    /// Call the runtime's dict lookup: `i64 (state, dict, key)`, trapping
+    /// through the state.
+    fn call_dict_get(
+        &mut self,
+        dict: IntValue<'ctx>,
+        key: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let helper = match self.m.module.get_function(DICT_GET_SYMBOL) {
+            Some(f) => f,
+            None => {
+                let params = [
+                    ctx.ptr_type(Default::default()).into(),
+                    ctx.i32_type().into(),
+                    ctx.i32_type().into(),
+                ];
+                self.m.module.add_function(
+                    DICT_GET_SYMBOL,
+                    ctx.i64_type().fn_type(&params, false),
+                    Some(Linkage::External),
+                )
+            }
+        };
+        let value = self
+            .m
+            .builder
+            .build_call(
+                helper,
+                &[self.state.into(), dict.into(), key.into()],
+                "dict_value",
+            )?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("dict lookup returned nothing".into()))?
+            .into_int_value();
+        self.propagate_trap()?;
+        Ok(value)
+    }
+}
