@@ -165,6 +165,17 @@ pub enum FrontendError {
         #[label("here")]
         span: SourceSpan,
     },
+    /// A record `#main` takes has a field with a default or a check.
+    #[error("{file}: field `{field}` of `{schema}`, which `#main` takes, has a `#default`, an `#expect` or a predicate; the compiled back ends do not apply those to arguments (tree-walk does)")]
+    #[diagnostic(code(relon::main_field_check), help("declare the field as `Type {field}: *` and apply the default or the check in the program body"))]
+    MainFieldCheck {
+        /// File name.
+        file: String,
+        /// The record.
+        schema: String,
+        /// The field.
+        field: String,
+    },
     /// A host function declares a capability Relon does not know.
     #[error(
         "host function `{function}` declares unknown capability `{capability}` (known: reads_fs, writes_fs, network, reads_clock, reads_env, uses_rng)"
@@ -243,9 +254,49 @@ pub fn lower_source(
             message: other.to_string(),
         },
     })?;
+    if let Some((schema, field)) = checked_main_field(&analyzed, &lowered.main_schema) {
+        return Err(FrontendError::MainFieldCheck { file: file.to_string(), schema, field });
+    }
     let mut lowered = lowered;
     crate::raise::raise_list_indexing(&mut lowered.module);
     LoweredProgram::from_lowered(file, lowered)
+}
+
+/// A field of a record that `#main` takes whose value is not `*`: a
+/// `#default`, an `#expect` or a predicate, which tree-walk applies to the
+/// argument and the lowered IR does not. `(schema, field)` of the first.
+fn checked_main_field(analyzed: &relon_analyzer::AnalyzedTree, main: &Schema) -> Option<(String, String)> {
+    fn record_names(ty: &TypeRepr, names: &mut HashSet<String>) {
+        match ty {
+            TypeRepr::List { element } => record_names(element, names),
+            TypeRepr::Option { inner } => record_names(inner, names),
+            TypeRepr::Result { ok, err } => {
+                record_names(ok, names);
+                record_names(err, names);
+            }
+            TypeRepr::Enum { variants, .. } => {
+                for variant in variants {
+                    for field in &variant.fields {
+                        record_names(&field.ty, names);
+                    }
+                }
+            }
+            TypeRepr::Schema { schema } => {
+                if names.insert(schema.name.clone()) {
+                    schema.fields.iter().for_each(|f| record_names(&f.ty, names));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut names = HashSet::new();
+    main.fields.iter().for_each(|f| record_names(&f.ty, &mut names));
+    let mut defs: Vec<_> = analyzed.schemas.values().filter(|d| d.name.as_ref().is_some_and(|n| names.contains(n))).collect();
+    defs.sort_by_key(|d| d.range.start.offset);
+    defs.into_iter().find_map(|def| {
+        let field = def.fields.iter().find(|f| !f.is_wildcard || !f.meta_decorators.is_empty())?;
+        Some((def.name.clone().unwrap_or_default(), field.name.clone()))
+    })
 }
 
 impl LoweredProgram {
