@@ -166,8 +166,15 @@ pub enum FrontendError {
         span: SourceSpan,
     },
     /// A record `#main` takes has a field with a default or a check.
-    #[error("{file}: field `{field}` of `{schema}`, which `#main` takes, has a `#default`, an `#expect` or a predicate; the compiled back ends do not apply those to arguments (tree-walk does)")]
-    #[diagnostic(code(relon::main_field_check), help("declare the field as `Type {field}: *` and apply the default or the check in the program body"))]
+    #[error(
+        "{file}: field `{field}` of `{schema}`, which `#main` takes, has a `#default`, an `#expect` or a predicate; the compiled back ends do not apply those to arguments (tree-walk does)"
+    )]
+    #[diagnostic(
+        code(relon::main_field_check),
+        help(
+            "declare the field as `Type {field}: *` and apply the default or the check in the program body"
+        )
+    )]
     MainFieldCheck {
         /// File name.
         file: String,
@@ -255,7 +262,11 @@ pub fn lower_source(
         },
     })?;
     if let Some((schema, field)) = checked_main_field(&analyzed, &lowered.main_schema) {
-        return Err(FrontendError::MainFieldCheck { file: file.to_string(), schema, field });
+        return Err(FrontendError::MainFieldCheck {
+            file: file.to_string(),
+            schema,
+            field,
+        });
     }
     let mut lowered = lowered;
     crate::raise::raise_list_indexing(&mut lowered.module);
@@ -265,7 +276,10 @@ pub fn lower_source(
 /// A field of a record that `#main` takes whose value is not `*`: a
 /// `#default`, an `#expect` or a predicate, which tree-walk applies to the
 /// argument and the lowered IR does not. `(schema, field)` of the first.
-fn checked_main_field(analyzed: &relon_analyzer::AnalyzedTree, main: &Schema) -> Option<(String, String)> {
+fn checked_main_field(
+    analyzed: &relon_analyzer::AnalyzedTree,
+    main: &Schema,
+) -> Option<(String, String)> {
     fn record_names(ty: &TypeRepr, names: &mut HashSet<String>) {
         match ty {
             TypeRepr::List { element } => record_names(element, names),
@@ -283,18 +297,30 @@ fn checked_main_field(analyzed: &relon_analyzer::AnalyzedTree, main: &Schema) ->
             }
             TypeRepr::Schema { schema } => {
                 if names.insert(schema.name.clone()) {
-                    schema.fields.iter().for_each(|f| record_names(&f.ty, names));
+                    schema
+                        .fields
+                        .iter()
+                        .for_each(|f| record_names(&f.ty, names));
                 }
             }
             _ => {}
         }
     }
     let mut names = HashSet::new();
-    main.fields.iter().for_each(|f| record_names(&f.ty, &mut names));
-    let mut defs: Vec<_> = analyzed.schemas.values().filter(|d| d.name.as_ref().is_some_and(|n| names.contains(n))).collect();
+    main.fields
+        .iter()
+        .for_each(|f| record_names(&f.ty, &mut names));
+    let mut defs: Vec<_> = analyzed
+        .schemas
+        .values()
+        .filter(|d| d.name.as_ref().is_some_and(|n| names.contains(n)))
+        .collect();
     defs.sort_by_key(|d| d.range.start.offset);
     defs.into_iter().find_map(|def| {
-        let field = def.fields.iter().find(|f| !f.is_wildcard || !f.meta_decorators.is_empty())?;
+        let field = def
+            .fields
+            .iter()
+            .find(|f| !f.is_wildcard || !f.meta_decorators.is_empty())?;
         Some((def.name.clone().unwrap_or_default(), field.name.clone()))
     })
 }

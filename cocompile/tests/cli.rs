@@ -638,6 +638,15 @@ fn a_fallible_host_function_reports_its_failure_as_a_typed_error() {
 fn a_default_on_a_main_record_field_is_refused_with_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/main_record_default.relon"), None, &output, &[]);
-    assert_clean_failure(&out, &output, &["field `retries` of `Req`", "relon::main_field_check"]);
+    let out = cocompile(
+        &fixture("programs/main_record_default.relon"),
+        None,
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &["field `retries` of `Req`", "relon::main_field_check"],
+    );
 }

@@ -1,8 +1,8 @@
 //! Coverage of the scalar slice: every op the code generator must handle
 //! is exercised by the corpus (which `corpus.rs` runs against tree-walk),
-//! and the ops no Relon source produces (`BrTable`, `DictGetByStringKey`,
-//! `ListGetByIntIdx` of `Bool`s) run through the JIT and the static binary
-//! from hand-built IR.
+//! and the ops no Relon source produces (`BrTable`, `AllocScratch`,
+//! `DictGetByStringKey`, `ListGetByIntIdx` of `Bool`s) run through the JIT
+//! and the static binary from hand-built IR.
 
 mod common;
 
@@ -273,10 +273,11 @@ fn ir_the_code_generator_cannot_emit_is_refused_with_its_line() {
     );
 }
 
-/// `n -> (flags[n] ? 1 : 2) + prices[key(n)]` over constant data, with
+/// `n -> (flags[n] ? 1 : 2) + prices[key(n)] + 5` over constant data (the
+/// 5 through a fixed-size scratch word), with
 /// `flags = [true, false, true]`, `prices = {"a": 10, "bc": 20}` and
-/// `key(n)` = `"a"`, `"bc"`, else `"zz"`: the two keyed reads no Relon
-/// source lowers to (`ListGetByIntIdx` of `Bool`s, `DictGetByStringKey`).
+/// `key(n)` = `"a"`, `"bc"`, else `"zz"`: ops no Relon source lowers to
+/// (`AllocScratch`, `ListGetByIntIdx` of `Bool`s, `DictGetByStringKey`).
 /// `n` is read by `read_n`; `finish` ends the body.
 fn keyed_reads_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
     let key = |text: &str, idx| {
@@ -286,6 +287,18 @@ fn keyed_reads_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
         })]
     };
     let mut body = vec![
+        // A scratch word holding 5, read back at the end.
+        op(Op::AllocScratch { size_bytes: 16 }),
+        op(Op::LetSet {
+            idx: 9,
+            ty: IrType::I32,
+        }),
+        op(Op::LetGet {
+            idx: 9,
+            ty: IrType::I32,
+        }),
+        op(Op::ConstI64(5)),
+        op(Op::StoreI64AtAbsolute { offset: 8 }),
         op(Op::ConstListBool {
             idx: 0,
             elements: vec![true, false, true],
@@ -327,6 +340,12 @@ fn keyed_reads_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
             record_len_hint: None,
         }),
         op(Op::Add(IrType::I64)),
+        op(Op::LetGet {
+            idx: 9,
+            ty: IrType::I32,
+        }),
+        op(Op::LoadI64AtAbsolute { offset: 8 }),
+        op(Op::Add(IrType::I64)),
     ];
     body.extend(finish.iter().cloned().map(op));
     body
@@ -334,8 +353,8 @@ fn keyed_reads_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
 
 /// The answers of [`keyed_reads_body`]: a value or tree-walk's error kind.
 const KEYED_READS: [(i64, Result<i64, &str>); 5] = [
-    (0, Ok(11)),
-    (1, Ok(22)),
+    (0, Ok(16)),
+    (1, Ok(27)),
     (2, Err("VariableNotFound")),
     (3, Err("VariableNotFound")),
     (-1, Err("TypeMismatch")),
