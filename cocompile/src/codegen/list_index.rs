@@ -10,8 +10,6 @@
 //! right after it; `Bool` elements are bytes.
 
 use inkwell::IntPredicate;
-use inkwell::module::Linkage;
-use inkwell::values::IntValue;
 use relon_host_shims::rt::DICT_GET_SYMBOL;
 use relon_ir::ir::IrType;
 use relon_runtime_contract::TrapCode;
@@ -111,47 +109,14 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
         let key = self.to_i32(key)?;
         let dict = self.pop_int()?;
         let dict = self.to_i32(dict)?;
-        let value = self.call_dict_get(dict, key)?;
+        let i32t = self.m.ctx.i32_type();
+        let helper = self.runtime_helper_returning(
+            DICT_GET_SYMBOL,
+            &[i32t.into(), i32t.into()],
+            self.m.ctx.i64_type(),
+        )?;
+        let value = self.call_runtime_helper(helper, &[dict.into(), key.into()])?;
         self.push(value.into());
         Ok(())
-    }
-
-    /// Call the runtime's dict lookup: `i64 (state, dict, key)`, trapping
-    /// through the state.
-    fn call_dict_get(
-        &mut self,
-        dict: IntValue<'ctx>,
-        key: IntValue<'ctx>,
-    ) -> Result<IntValue<'ctx>, CodegenError> {
-        let ctx = self.m.ctx;
-        let helper = match self.m.module.get_function(DICT_GET_SYMBOL) {
-            Some(f) => f,
-            None => {
-                let params = [
-                    ctx.ptr_type(Default::default()).into(),
-                    ctx.i32_type().into(),
-                    ctx.i32_type().into(),
-                ];
-                self.m.module.add_function(
-                    DICT_GET_SYMBOL,
-                    ctx.i64_type().fn_type(&params, false),
-                    Some(Linkage::External),
-                )
-            }
-        };
-        let value = self
-            .m
-            .builder
-            .build_call(
-                helper,
-                &[self.state.into(), dict.into(), key.into()],
-                "dict_value",
-            )?
-            .try_as_basic_value()
-            .basic()
-            .ok_or_else(|| CodegenError::Llvm("dict lookup returned nothing".into()))?
-            .into_int_value();
-        self.propagate_trap()?;
-        Ok(value)
     }
 }

@@ -9,7 +9,7 @@
 //! check their reads against the arena and allocate in scratch.
 
 use inkwell::module::Linkage;
-use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::types::{BasicMetadataTypeEnum, IntType};
 use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue};
 use relon_host_shims::rt::{CONCAT_SYMBOL, FLOAT_TO_STR_SYMBOL, INT_TO_STR_SYMBOL};
 use relon_ir::ir::{IrType, Op};
@@ -175,21 +175,30 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         symbol: &str,
         params: &[BasicMetadataTypeEnum<'ctx>],
     ) -> Result<FunctionValue<'ctx>, CodegenError> {
+        self.runtime_helper_returning(symbol, params, self.m.ctx.i32_type())
+    }
+
+    /// The declaration of runtime helper `symbol`: `(state, params...) -> ret`.
+    pub(crate) fn runtime_helper_returning(
+        &self,
+        symbol: &str,
+        params: &[BasicMetadataTypeEnum<'ctx>],
+        ret: IntType<'ctx>,
+    ) -> Result<FunctionValue<'ctx>, CodegenError> {
         if let Some(f) = self.m.module.get_function(symbol) {
             return Ok(f);
         }
         let mut all: Vec<BasicMetadataTypeEnum> =
             vec![self.m.ctx.ptr_type(Default::default()).into()];
         all.extend_from_slice(params);
-        let fn_type = self.m.ctx.i32_type().fn_type(&all, false);
         Ok(self
             .m
             .module
-            .add_function(symbol, fn_type, Some(Linkage::External)))
+            .add_function(symbol, ret.fn_type(&all, false), Some(Linkage::External)))
     }
 
     /// Call a runtime helper with the state first, leave if it trapped;
-    /// the record offset it returned.
+    /// the value it returned (for most helpers, a record's arena offset).
     pub(crate) fn call_runtime_helper(
         &mut self,
         helper: FunctionValue<'ctx>,
