@@ -17,6 +17,7 @@ pub mod codegen;
 pub mod frontend;
 pub mod host_check;
 pub mod inline_report;
+pub mod ir_walk;
 pub mod jit;
 pub mod pipeline;
 pub mod raise;

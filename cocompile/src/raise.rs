@@ -125,24 +125,16 @@ pub fn raise_list_indexing(module: &mut Module) -> usize {
 
 /// Per let slot: (`LetGet`s of it, `LetGet`s of it as an inline index's index).
 fn count_index_reads(body: &[TaggedOp], reads: &mut HashMap<u32, (usize, usize)>) {
-    for (i, tagged) in body.iter().enumerate() {
-        if let Some(index) = match_inline_index(&body[i..]) {
-            reads.entry(index.index_slot).or_default().1 += 1;
-        }
-        match &tagged.op {
-            Op::LetGet { idx, .. } => reads.entry(*idx).or_default().0 += 1,
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                count_index_reads(then_body, reads);
-                count_index_reads(else_body, reads);
+    crate::ir_walk::for_each_body(body, &mut |ops| {
+        for (i, tagged) in ops.iter().enumerate() {
+            if let Some(index) = match_inline_index(&ops[i..]) {
+                reads.entry(index.index_slot).or_default().1 += 1;
             }
-            Op::Block { body, .. } | Op::Loop { body, .. } => count_index_reads(body, reads),
-            _ => {}
+            if let Op::LetGet { idx, .. } = tagged.op {
+                reads.entry(idx).or_default().0 += 1;
+            }
         }
-    }
+    });
 }
 
 fn raise_body(body: &mut Vec<TaggedOp>, widen: &dyn Fn(u32) -> bool) -> usize {

@@ -74,19 +74,11 @@ fn scan(
 
 /// How many `LetSet`s each let index has in `body` (nested bodies included).
 pub fn let_set_counts(body: &[TaggedOp], counts: &mut HashMap<u32, u32>) {
-    for tagged in body {
-        match &tagged.op {
-            Op::LetSet { idx, .. } => *counts.entry(*idx).or_default() += 1,
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                let_set_counts(then_body, counts);
-                let_set_counts(else_body, counts);
+    crate::ir_walk::for_each_body(body, &mut |ops| {
+        for tagged in ops {
+            if let Op::LetSet { idx, .. } = tagged.op {
+                *counts.entry(idx).or_default() += 1;
             }
-            Op::Block { body, .. } | Op::Loop { body, .. } => let_set_counts(body, counts),
-            _ => {}
         }
-    }
+    });
 }

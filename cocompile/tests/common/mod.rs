@@ -733,45 +733,35 @@ pub fn count_ops(
 ) {
     let mut seen = std::collections::HashSet::new();
     for func in &module.funcs {
-        count_body_ops(&func.body, module, counts, &mut seen);
+        count_body_ops(&func.body, counts, &mut seen);
     }
 }
 
 fn count_body_ops(
     body: &[relon_ir::ir::TaggedOp],
-    module: &relon_ir::ir::Module,
     counts: &mut std::collections::BTreeMap<String, usize>,
     seen: &mut std::collections::HashSet<u32>,
 ) {
-    use relon_ir::ir::Op;
-    for tagged in body {
-        *counts
-            .entry(relon_cocompile::codegen::op_name(&tagged.op))
-            .or_default() += 1;
-        match &tagged.op {
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                count_body_ops(then_body, module, counts, seen);
-                count_body_ops(else_body, module, counts, seen);
-            }
-            Op::Block { body, .. } | Op::Loop { body, .. } => {
-                count_body_ops(body, module, counts, seen)
-            }
-            Op::Call { fn_index, .. }
-                if *fn_index < relon_ir::stdlib_function_count() && seen.insert(*fn_index) =>
+    let mut called = Vec::new();
+    relon_cocompile::ir_walk::for_each_body(body, &mut |ops| {
+        for tagged in ops {
+            *counts
+                .entry(relon_cocompile::codegen::op_name(&tagged.op))
+                .or_default() += 1;
+            if let relon_ir::ir::Op::Call { fn_index, .. } = tagged.op
+                && fn_index < relon_ir::stdlib_function_count()
+                && seen.insert(fn_index)
             {
-                count_body_ops(
-                    relon_ir::builtin_stdlib()[*fn_index as usize].body(),
-                    module,
-                    counts,
-                    seen,
-                );
+                called.push(fn_index);
             }
-            _ => {}
         }
+    });
+    for fn_index in called {
+        count_body_ops(
+            relon_ir::builtin_stdlib()[fn_index as usize].body(),
+            counts,
+            seen,
+        );
     }
 }
 

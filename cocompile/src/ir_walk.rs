@@ -1,0 +1,25 @@
+//! Walking an IR body together with the bodies nested in its `If`,
+//! `Block` and `Loop` ops, for the passes that look at every op sequence
+//! of a function without caring about control flow.
+
+use relon_ir::ir::{Op, TaggedOp};
+
+/// Call `visit` on `body` and then, depth-first in op order, on every
+/// body nested in it.
+pub fn for_each_body(body: &[TaggedOp], visit: &mut impl FnMut(&[TaggedOp])) {
+    visit(body);
+    for tagged in body {
+        match &tagged.op {
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => {
+                for_each_body(then_body, visit);
+                for_each_body(else_body, visit);
+            }
+            Op::Block { body, .. } | Op::Loop { body, .. } => for_each_body(body, visit),
+            _ => {}
+        }
+    }
+}
