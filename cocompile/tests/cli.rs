@@ -650,3 +650,27 @@ fn a_default_on_a_main_record_field_is_refused_with_the_field() {
         &["field `retries` of `Req`", "relon::main_field_check"],
     );
 }
+
+/// The lowering types an untyped helper's list parameter from its body, so
+/// a `List<Float>` can reach a body that reads Ints; that build is refused
+/// rather than answering with the float bits read as an Int.
+#[test]
+fn a_float_list_passed_to_a_helper_typed_for_ints_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(
+        &fixture("programs/untyped_float_list_helper.relon"),
+        None,
+        &output,
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "argument 1 of this closure call is a ListFloat",
+            "reads it as a ListInt",
+            "(Float v) -> Float",
+        ],
+    );
+}

@@ -42,6 +42,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             )));
         }
         let args = self.pop_n(param_tys.len())?;
+        if let FuncRef::Module(_) = callee_ref {
+            self.check_handle_args(&args, &callee_params, "this call")?;
+        }
         let result = self.call_emitted(callee, &callee_params, args)?;
         if ret_ty != IrType::Unit || callee_ret != IrType::Unit {
             let result = self.coerce(result, ret_ty)?;
@@ -400,6 +403,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         ret_ty: IrType,
     ) -> Result<(), CodegenError> {
         let args = self.pop_n(param_tys.len())?;
+        self.check_handle_args(&args, param_tys, "this closure call")?;
         let handle = self.pop_int()?;
         let self_call = self
             .self_call

@@ -83,6 +83,10 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) record_locals: HashMap<u32, PointerValue<'ctx>>,
     /// The entry's in-place result sentinel, once a `StoreField { inplace }` set it.
     pub(crate) inplace_result: Option<PointerValue<'ctx>>,
+    /// The handle type (`ListFloat`, `String`, ...) the IR gave each value a
+    /// `LetGet` produced, so a call that passes it as another handle type
+    /// is caught (see [`FuncEmitter::check_handle_args`]).
+    pub(crate) handle_types: HashMap<BasicValueEnum<'ctx>, IrType>,
     pub(crate) alloca_block: BasicBlock<'ctx>,
     /// Self-recursion (see `self_recursion`): this function, the capture
     /// offset of its own handle, the values and lets known to hold it.
@@ -146,6 +150,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             bound_lets: HashSet::new(),
             record_locals: HashMap::new(),
             inplace_result: None,
+            handle_types: HashMap::new(),
             alloca_block,
             self_call: None,
             tail_context: !is_entry,
@@ -433,6 +438,34 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
     }
 
+    /// Refuse a call that passes a value the IR typed as one handle type
+    /// (`LetGet { ty: ListFloat }`) for a parameter of another
+    /// (`ListInt`). The lowering types an untyped helper's list parameter
+    /// from its body alone, so a `List<Float>` can reach a body that reads
+    /// its elements as Ints: running it would give the float bits as an Int.
+    pub(crate) fn check_handle_args(
+        &self,
+        args: &[BasicValueEnum<'ctx>],
+        param_tys: &[IrType],
+        callee: &str,
+    ) -> Result<(), CodegenError> {
+        for (i, (arg, &param)) in args.iter().zip(param_tys).enumerate() {
+            match self.handle_types.get(arg) {
+                Some(&given) if is_handle(param) && given != param => {
+                    return Err(self.malformed(format!(
+                        "argument {} of {callee} is a {given:?} but the callee reads it as a \
+                         {param:?} (the lowering typed an untyped helper parameter from its body \
+                         alone; index the list at the call site and pass the element to a \
+                         typed helper such as `(Float v) -> Float => ...`)",
+                        i + 1
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn to_i32(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError> {
         Ok(self.coerce(v.into(), IrType::I32)?.into_int_value())
     }
@@ -646,7 +679,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 }
 
 /// Whether values of `ty` are arena handles (offsets of records).
-fn is_handle(ty: IrType) -> bool {
+pub(crate) fn is_handle(ty: IrType) -> bool {
     matches!(
         ty,
         IrType::String

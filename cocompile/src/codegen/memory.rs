@@ -87,6 +87,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(sc) = self.self_call.as_mut().filter(|sc| sc.lets.contains(&idx)) {
             sc.handles.push(value);
         }
+        if super::func::is_handle(ty) {
+            self.handle_types.insert(value, ty);
+        }
         self.push(value);
         Ok(())
     }
