@@ -165,6 +165,26 @@ pub enum FrontendError {
         #[label("here")]
         span: SourceSpan,
     },
+    /// A call the lowering compiles by name but Relon does not resolve
+    /// (see [`crate::free_calls`]).
+    #[error(
+        "{file}: `{call}(..)` is not a function Relon resolves here: tree-walk, the reference, fails this call with FunctionNotFound, so the compiled build refuses it"
+    )]
+    #[diagnostic(code(relon::unresolved_call), help("{fix}"))]
+    UnresolvedCall {
+        /// File name.
+        file: String,
+        /// The call, without its arguments.
+        call: String,
+        /// How to write it.
+        fix: String,
+        /// The source, for the report.
+        #[source_code]
+        source_code: NamedSource<String>,
+        /// The call.
+        #[label("called here")]
+        span: SourceSpan,
+    },
     /// A record `#main` takes has a field with a default or a check.
     #[error(
         "{file}: field `{field}` of `{schema}`, which `#main` takes, has a `#default`, an `#expect` or a predicate; the compiled back ends do not apply those to arguments (tree-walk does)"
@@ -225,6 +245,16 @@ pub fn lower_source(
             diagnostics: errors,
         });
     }
+    let host_names: Vec<&str> = host_fns.iter().map(|f| f.name.as_str()).collect();
+    if let Some(found) = crate::free_calls::unresolved_call(&ast, source, &host_names) {
+        return Err(FrontendError::UnresolvedCall {
+            file: file.to_string(),
+            call: found.call,
+            fix: found.fix,
+            source_code: named(),
+            span: relon_analyzer::diagnostic::span_of(found.range),
+        });
+    }
     let lowered = relon_ir::lower_workspace_single(&analyzed, &ast).map_err(|e| match e {
         relon_ir::LoweringError::UnknownStdlibMethod { name, range, .. }
             if name.starts_with(char::is_uppercase) =>
@@ -269,7 +299,7 @@ pub fn lower_source(
         });
     }
     let mut lowered = lowered;
-    crate::raise::raise_list_indexing(&mut lowered.module);
+    crate::raise::raise_inline_reads(&mut lowered.module);
     LoweredProgram::from_lowered(file, lowered)
 }
 

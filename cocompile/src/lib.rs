@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod codegen;
+pub mod free_calls;
 pub mod frontend;
 pub mod host_check;
 pub mod inline_report;
