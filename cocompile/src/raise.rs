@@ -1,6 +1,6 @@
-//! IR-to-IR pass over a lowered module: raise the lowering's inline list
-//! indexing to [`Op::ListGetByIntIdx`], which the code generator emits
-//! with a bounds check.
+//! IR-to-IR pass over a lowered module: raise the lowering's inline,
+//! unchecked reads to the ops the code generator emits with their checks,
+//! [`Op::ListGetByIntIdx`] and [`Op::DictGetByStringKey`].
 //!
 //! `relon-ir`'s lowering writes `xs[i]` as address arithmetic with no
 //! length check (`lowering/index.rs`): the list handle and the index go
@@ -17,8 +17,16 @@
 //! and an index at or past the length as its `VariableNotFound`. The
 //! lowering truncates the index into an `i32` slot; a slot only ever read
 //! by raised indexing is retyped to `I64`, so `xs[2^32]` is past the end
-//! rather than `xs[0]`. Only the program's own functions are raised: the
-//! bundled stdlib bodies walk their lists within the length.
+//! rather than `xs[0]`.
+//!
+//! `d[k]` on a constant `{String: Int}` dict is written as an inline
+//! linear probe of the dict record that traps `IndexOutOfBounds` on a
+//! miss, where tree-walk reports `VariableNotFound`. The probe becomes
+//! `LetGet dict; LetGet key; DictGetByStringKey`, which looks the key up
+//! in the runtime and reports a miss as tree-walk does.
+//!
+//! Only the program's own functions are raised: the bundled stdlib bodies
+//! walk their lists within the length.
 
 use std::collections::HashMap;
 
@@ -105,9 +113,123 @@ pub fn match_inline_index(ops: &[TaggedOp]) -> Option<InlineIndex> {
     None
 }
 
-/// Raise every inline list index in the module's own functions; the
-/// number raised.
-pub fn raise_list_indexing(module: &mut Module) -> usize {
+/// One recognised `d[k]` dict probe: which let slots hold the dict and
+/// the key, and how many ops the probe spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineDictProbe {
+    /// Let slot holding the dict handle.
+    pub dict_slot: u32,
+    /// Let slot the probe stores the key (a String handle) in.
+    pub key_slot: u32,
+    /// Ops the probe spans.
+    pub op_count: usize,
+}
+
+/// The inline dict probe starting at `ops[0]`, if the ops there are one:
+/// the key's `LetSet`, the probe state's set-up, the probe loop, the
+/// miss trap, and the read of the found value (`lowering/index.rs`,
+/// `lower_dict_string_index`).
+pub fn match_inline_dict_probe(ops: &[TaggedOp]) -> Option<InlineDictProbe> {
+    let op = |i: usize| ops.get(i).map(|t| &t.op);
+    let Some(&Op::LetSet {
+        idx: key_slot,
+        ty: IrType::I32,
+    }) = op(0)
+    else {
+        return None;
+    };
+    let Some(&Op::LetGet {
+        idx: dict_slot,
+        ty: IrType::I32,
+    }) = op(4)
+    else {
+        return None;
+    };
+    // The probe's ten scratch slots follow the key's.
+    let slot = |k: u32| key_slot.checked_add(k);
+    let (klen, n, i, found, result) = (slot(1)?, slot(2)?, slot(3)?, slot(4)?, slot(10)?);
+    let get = |idx| Op::LetGet {
+        idx,
+        ty: IrType::I32,
+    };
+    let set = |idx| Op::LetSet {
+        idx,
+        ty: IrType::I32,
+    };
+    let load_u32 = Op::LoadI32AtAbsolute { offset: 0 };
+    let set_up = [
+        get(key_slot),
+        load_u32.clone(),
+        set(klen),
+        get(dict_slot),
+        load_u32,
+        set(n),
+        Op::ConstI32(0),
+        set(i),
+        Op::ConstI32(0),
+        set(found),
+        Op::ConstI64(0),
+        Op::LetSet {
+            idx: result,
+            ty: IrType::I64,
+        },
+    ];
+    if !set_up.iter().enumerate().all(|(k, e)| op(1 + k) == Some(e)) {
+        return None;
+    }
+    let Some(Op::Block {
+        result_ty: None,
+        body: probe,
+    }) = op(13)
+    else {
+        return None;
+    };
+    if !matches!(
+        probe.as_slice(),
+        [TaggedOp {
+            op: Op::Loop { .. },
+            ..
+        }]
+    ) {
+        return None;
+    }
+    let miss = [
+        get(found),
+        Op::ConstI32(0),
+        Op::Ne(IrType::I32),
+        Op::BrIf { label_depth: 0 },
+        Op::Trap {
+            kind: relon_ir::ir::TrapKind::IndexOutOfBounds,
+        },
+    ];
+    let Some(Op::Block {
+        result_ty: None,
+        body: miss_body,
+    }) = op(14)
+    else {
+        return None;
+    };
+    if !(miss_body.len() == miss.len() && miss_body.iter().zip(&miss).all(|(t, e)| &t.op == e)) {
+        return None;
+    }
+    if op(15)
+        != Some(&Op::LetGet {
+            idx: result,
+            ty: IrType::I64,
+        })
+    {
+        return None;
+    }
+    Some(InlineDictProbe {
+        dict_slot,
+        key_slot,
+        op_count: 16,
+    })
+}
+
+/// Raise every inline list index and dict probe in the module's own
+/// functions; the number raised.
+pub fn raise_inline_reads(module: &mut Module) -> usize {
     let mut raised = 0;
     for func in &mut module.funcs {
         // Reads of each slot: all of them, and those inside an inline index.
@@ -170,6 +292,33 @@ fn raise_body(body: &mut Vec<TaggedOp>, widen: &dyn Fn(u32) -> bool) -> usize {
                 range,
             });
             i += index.op_count;
+            raised += 1;
+            continue;
+        }
+        if let Some(probe) = match_inline_dict_probe(&body[i..]) {
+            let range = body[i].range;
+            let at = |op| TaggedOp { op, range };
+            out.push(at(Op::LetSet {
+                idx: probe.key_slot,
+                ty: IrType::I32,
+            }));
+            out.push(at(Op::LetGet {
+                idx: probe.dict_slot,
+                ty: IrType::I32,
+            }));
+            out.push(at(Op::LetGet {
+                idx: probe.key_slot,
+                ty: IrType::I32,
+            }));
+            // The code generator compares keys, not shapes: the shape hash
+            // and the hints are advisory.
+            out.push(at(Op::DictGetByStringKey {
+                shape_hash: 0,
+                value_ty: IrType::I64,
+                entry_count_hint: None,
+                record_len_hint: None,
+            }));
+            i += probe.op_count;
             raised += 1;
             continue;
         }
@@ -330,5 +479,34 @@ mod tests {
             ty: IrType::I32,
         });
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn the_lowerings_dict_probe_becomes_a_checked_lookup() {
+        let source =
+            "#main(String k) -> Dict\n{\n  #internal\n  d: { a: 1, b: 20 },\n  result: d[k]\n}";
+        let ast = relon_parser::parse_document(source).expect("parses");
+        let analyzed = relon_analyzer::analyze_with_options(
+            &ast,
+            &crate::frontend::analyze_options(&[]).expect("options"),
+        );
+        let mut lowered = relon_ir::lower_workspace_single(&analyzed, &ast).expect("lowers");
+        let body = &lowered.module.funcs[0].body;
+        let start = (0..body.len())
+            .find(|&i| match_inline_dict_probe(&body[i..]).is_some())
+            .expect("the lowering's probe is recognised");
+        // A probe with its miss trap gone is not one.
+        let mut cut = body[start..start + 16].to_vec();
+        cut.remove(14);
+        assert_eq!(match_inline_dict_probe(&cut), None);
+
+        assert_eq!(raise_inline_reads(&mut lowered.module), 1);
+        let mut names = Vec::new();
+        crate::ir_walk::for_each_body(&lowered.module.funcs[0].body, &mut |ops| {
+            names.extend(ops.iter().map(|t| crate::codegen::op_name(&t.op)));
+        });
+        let has = |name: &str| names.iter().any(|n| n == name);
+        assert!(has("DictGetByStringKey"), "{names:?}");
+        assert!(!has("Loop") && !has("Trap"), "{names:?}");
     }
 }

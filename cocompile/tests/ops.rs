@@ -1,8 +1,8 @@
 //! Coverage of the scalar slice: every op the code generator must handle
 //! is exercised by the corpus (which `corpus.rs` runs against tree-walk),
 //! and the ops no Relon source produces (`BrTable`, `AllocScratch`,
-//! `DictGetByStringKey`, `ListGetByIntIdx` of `Bool`s) run through the JIT
-//! and the static binary from hand-built IR.
+//! `ListGetByIntIdx` of `Bool`s), with `DictGetByStringKey` over computed
+//! keys, run through the JIT and the static binary from hand-built IR.
 
 mod common;
 
