@@ -196,6 +196,23 @@ fn a_source_that_does_not_parse_gets_a_diagnostic_with_its_span() {
 }
 
 #[test]
+fn a_source_that_does_not_type_check_gets_the_analyzers_diagnostic_with_its_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let out = cocompile(&fixture("programs/type_error.relon"), None, &output, &[]);
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "type_error.relon does not type-check",
+            "main_return_type_mismatch",
+            "expected Int, got String",
+            "type_error.relon:2:1",
+        ],
+    );
+}
+
+#[test]
 fn a_call_to_an_undeclared_function_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("app");
