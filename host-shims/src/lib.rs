@@ -16,6 +16,7 @@
 pub mod arena;
 pub mod args;
 pub mod bench;
+pub mod case_map;
 pub mod json;
 pub mod rt;
 #[cfg(feature = "values")]

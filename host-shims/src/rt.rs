@@ -1,6 +1,8 @@
 //! Runtime helpers the emitted code calls for work that is not worth
 //! open-coding: number formatting, string concatenation, `substring`
-//! (whose bundled IR body traps where tree-walk clamps) and tail copies.
+//! (whose bundled IR body traps where tree-walk clamps), the locale case
+//! mappings (whose bundled bodies fold `İ` twice in Turkish), dict lookups
+//! and tail copies.
 //!
 //! Each helper takes the run's [`EntryState`], reads its arguments from the
 //! arena with every offset checked against `arena_len`, bump-allocates its
@@ -12,6 +14,8 @@
 
 use relon_runtime_contract::{EntryState, TrapCode};
 
+use crate::case_map::{CaseMode, map_case};
+
 /// Symbol of [`relon_rt_int_to_str`].
 pub const INT_TO_STR_SYMBOL: &str = "relon_rt_int_to_str";
 /// Symbol of [`relon_rt_float_to_str`].
@@ -20,6 +24,12 @@ pub const FLOAT_TO_STR_SYMBOL: &str = "relon_rt_float_to_str";
 pub const CONCAT_SYMBOL: &str = "relon_rt_concat";
 /// Symbol of [`relon_rt_substring`].
 pub const SUBSTRING_SYMBOL: &str = "relon_rt_substring";
+/// Symbol of [`relon_rt_upper_locale`].
+pub const UPPER_LOCALE_SYMBOL: &str = "relon_rt_upper_locale";
+/// Symbol of [`relon_rt_lower_locale`].
+pub const LOWER_LOCALE_SYMBOL: &str = "relon_rt_lower_locale";
+/// Symbol of [`relon_rt_title_locale`].
+pub const TITLE_LOCALE_SYMBOL: &str = "relon_rt_title_locale";
 /// Symbol of [`relon_rt_dict_get`].
 pub const DICT_GET_SYMBOL: &str = "relon_rt_dict_get";
 /// Symbol of [`relon_rt_copy_to_tail`].
@@ -198,6 +208,59 @@ pub unsafe extern "C" fn relon_rt_substring(
         .as_bytes()
         .to_vec();
     new_string(state, &piece)
+}
+
+/// `s.upper_locale(locale)`: see [`crate::case_map`].
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn relon_rt_upper_locale(state: *mut EntryState, s: u32, locale: u32) -> u32 {
+    // SAFETY: the emitted code passes the live state of its call.
+    unsafe { case_locale(state, s, locale, CaseMode::Upper) }
+}
+
+/// `s.lower_locale(locale)`: see [`crate::case_map`].
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn relon_rt_lower_locale(state: *mut EntryState, s: u32, locale: u32) -> u32 {
+    // SAFETY: the emitted code passes the live state of its call.
+    unsafe { case_locale(state, s, locale, CaseMode::Lower) }
+}
+
+/// `s.title_locale(locale)`: see [`crate::case_map`].
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn relon_rt_title_locale(state: *mut EntryState, s: u32, locale: u32) -> u32 {
+    // SAFETY: the emitted code passes the live state of its call.
+    unsafe { case_locale(state, s, locale, CaseMode::Title) }
+}
+
+/// The string record at `s` mapped to `mode` in the locale named by the
+/// string record at `locale`, as a new string record.
+///
+/// # Safety
+/// `state` must be the live state of the running call.
+unsafe fn case_locale(state: *mut EntryState, s: u32, locale: u32, mode: CaseMode) -> u32 {
+    // SAFETY: the caller passes the live state of its call.
+    let state = unsafe { &mut *state };
+    // SAFETY: as above.
+    let bytes = unsafe { arena(state) };
+    let (Some(text), Some(tag)) = (string_at(bytes, s), string_at(bytes, locale)) else {
+        return trap(state, TrapCode::IndexOutOfBounds);
+    };
+    let (Ok(text), Ok(tag)) = (
+        std::str::from_utf8(&bytes[text]),
+        std::str::from_utf8(&bytes[tag]),
+    ) else {
+        return trap(state, TrapCode::InvalidUtf8);
+    };
+    let mapped = map_case(text, mode, tag);
+    new_string(state, mapped.as_bytes())
 }
 
 /// `Op::DictGetByStringKey`: the Int value of the string record at `key`

@@ -13,7 +13,7 @@ use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
 
 use super::func::FuncEmitter;
 use super::{CodegenError, FuncRef, HostCallSite, HostSymbol, WorldMode};
-use relon_host_shims::rt::SUBSTRING_SYMBOL;
+use relon_host_shims::rt;
 use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
@@ -61,10 +61,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         param_tys: &[IrType],
         ret_ty: IrType,
     ) -> Result<(), CodegenError> {
+        let locale_params = [IrType::String, IrType::String].as_slice();
         let (symbol, params) = match helper {
-            ReplacedStdlib::Substring => {
-                (SUBSTRING_SYMBOL, [IrType::String, IrType::I64, IrType::I64])
-            }
+            ReplacedStdlib::Substring => (
+                rt::SUBSTRING_SYMBOL,
+                [IrType::String, IrType::I64, IrType::I64].as_slice(),
+            ),
+            ReplacedStdlib::UpperLocale => (rt::UPPER_LOCALE_SYMBOL, locale_params),
+            ReplacedStdlib::LowerLocale => (rt::LOWER_LOCALE_SYMBOL, locale_params),
+            ReplacedStdlib::TitleLocale => (rt::TITLE_LOCALE_SYMBOL, locale_params),
         };
         if param_tys != params || ret_ty != IrType::String {
             return Err(self.malformed(format!("{symbol} called with {param_tys:?} -> {ret_ty:?}")));
@@ -73,7 +78,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let args = args
             .into_iter()
             .zip(params)
-            .map(|(a, ty)| self.coerce(a, ty))
+            .map(|(a, ty)| self.coerce(a, *ty))
             .collect::<Result<Vec<_>, _>>()?;
         let types: Vec<BasicMetadataTypeEnum> = args.iter().map(|a| a.get_type().into()).collect();
         let helper = self.runtime_helper(symbol, &types)?;
@@ -505,6 +510,15 @@ pub(crate) enum ReplacedStdlib {
     /// `substring`: the IR body traps on a range past the end, tree-walk
     /// clamps it (and keeps UTF-8 whole).
     Substring,
+    /// `upper_locale`, `lower_locale`, `title_locale`: in a Turkish or
+    /// Azeri locale the IR body maps `İ` by the Turkish table and then
+    /// again by the default one (`i` + U+0307), where tree-walk stops at
+    /// the Turkish mapping (`i`).
+    UpperLocale,
+    /// See [`ReplacedStdlib::UpperLocale`].
+    LowerLocale,
+    /// See [`ReplacedStdlib::UpperLocale`].
+    TitleLocale,
 }
 
 /// The replacement of `callee`, when it is a replaced stdlib function.
@@ -514,6 +528,9 @@ pub(crate) fn stdlib_replacement(callee: FuncRef) -> Option<ReplacedStdlib> {
     };
     match relon_ir::builtin_stdlib().get(i as usize)?.name {
         "substring" => Some(ReplacedStdlib::Substring),
+        "upper_locale" => Some(ReplacedStdlib::UpperLocale),
+        "lower_locale" => Some(ReplacedStdlib::LowerLocale),
+        "title_locale" => Some(ReplacedStdlib::TitleLocale),
         _ => None,
     }
 }

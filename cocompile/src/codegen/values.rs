@@ -19,7 +19,7 @@ use super::const_pool::UnicodeTable;
 use super::func::FuncEmitter;
 
 /// The runtime helpers emitted code may call, `(symbol, address)`, for the JIT.
-pub fn runtime_helpers() -> [(&'static str, usize); 6] {
+pub fn runtime_helpers() -> [(&'static str, usize); 9] {
     use relon_host_shims::rt;
     [
         (
@@ -42,6 +42,18 @@ pub fn runtime_helpers() -> [(&'static str, usize); 6] {
         (
             rt::DICT_GET_SYMBOL,
             rt::relon_rt_dict_get as *const () as usize,
+        ),
+        (
+            rt::UPPER_LOCALE_SYMBOL,
+            rt::relon_rt_upper_locale as *const () as usize,
+        ),
+        (
+            rt::LOWER_LOCALE_SYMBOL,
+            rt::relon_rt_lower_locale as *const () as usize,
+        ),
+        (
+            rt::TITLE_LOCALE_SYMBOL,
+            rt::relon_rt_title_locale as *const () as usize,
         ),
     ]
 }
