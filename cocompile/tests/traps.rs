@@ -92,7 +92,7 @@ const CASES: &[(TrapCode, Trigger)] = &[
         TrapCode::ScratchExhausted,
         Trigger::Resource(
             "#main(Int n) -> Int\nrange(n).map((Int i) -> Int => i * 2).filter((Int x) -> Bool => x > 1).max()",
-            r#"{"n": 1000000}"#,
+            r#"{"n": 10000000}"#,
         ),
     ),
     (TrapCode::InvalidUtf8, Trigger::Ir(0)),

@@ -14,8 +14,12 @@ use crate::EntryFn;
 use crate::args::Limits;
 use crate::json::ScalarValue;
 
-/// Scratch space for closures and temporary records.
-pub const SCRATCH_BYTES: usize = 1 << 20;
+/// Scratch space for closures, temporary lists and records: 64 MiB of
+/// address space, reserved zeroed and touched only as the program bumps
+/// through it (a run that builds a few small lists costs a few pages).
+/// Scratch is not reclaimed during a run; past it a run stops with
+/// `ValueTooLarge`.
+pub const SCRATCH_BYTES: usize = 64 << 20;
 
 /// Where the regions of an [`Arena`] lie, in bytes from its base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +91,11 @@ impl Arena {
         let out_offset = align8(self.in_offset as usize + in_len as usize);
         let scratch_offset = align8(out_offset + out_cap as usize);
         let total = scratch_offset + SCRATCH_BYTES;
-        if self.words.len() * 8 < total {
+        if self.words.is_empty() {
+            // `vec![0; n]` asks the allocator for zeroed memory, which for
+            // a large arena is fresh pages the kernel zeroes on first touch.
+            self.words = vec![0; total / 8];
+        } else if self.words.len() * 8 < total {
             self.words.resize(total / 8, 0);
         }
         self.in_len = in_len;
