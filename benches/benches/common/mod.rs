@@ -151,11 +151,11 @@ pub fn lua_runners() -> Vec<(&'static str, PathBuf)> {
 /// The Lua script of `w` for a runner (LuaJIT may have its own).
 fn lua_script(w: &Workload, system: &str) -> Option<PathBuf> {
     let dir = repo_root().join("benches/lua/workloads");
-    let special = dir.join(format!("{}.luajit.lua", w.name));
+    let special = dir.join(format!("{}.luajit.lua", w.file));
     if system == "luajit" && special.is_file() {
         return Some(special);
     }
-    Some(dir.join(format!("{}.lua", w.name))).filter(|p| p.is_file())
+    Some(dir.join(format!("{}.lua", w.file))).filter(|p| p.is_file())
 }
 
 /// Run a Lua runner: its result and timings.
