@@ -159,6 +159,16 @@ fn the_same_inputs_give_a_byte_identical_executable() {
     );
 }
 
+/// Building fixture `program` (with fixture host crate `host`) fails
+/// cleanly, saying `needles`.
+fn refused_build(program: &str, host: Option<&str>, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app");
+    let host = host.map(fixture);
+    let out = cocompile(&fixture(program), host.as_deref(), &output, &[]);
+    assert_clean_failure(&out, &output, needles);
+}
+
 /// A failed build exits non-zero, says `needles` on stderr, and leaves no output.
 fn assert_clean_failure(out: &Output, output: &Path, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -185,24 +195,18 @@ fn assert_clean_failure(out: &Output, output: &Path, needles: &[&str]) {
 
 #[test]
 fn a_source_that_does_not_parse_gets_a_diagnostic_with_its_span() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/parse_error.relon"), None, &output, &[]);
-    assert_clean_failure(
-        &out,
-        &output,
+    refused_build(
+        "programs/parse_error.relon",
+        None,
         &["parse_error.relon does not parse", "parse_error.relon:"],
     );
 }
 
 #[test]
 fn a_source_that_does_not_type_check_gets_the_analyzers_diagnostic_with_its_span() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(&fixture("programs/type_error.relon"), None, &output, &[]);
-    assert_clean_failure(
-        &out,
-        &output,
+    refused_build(
+        "programs/type_error.relon",
+        None,
         &[
             "type_error.relon does not type-check",
             "main_return_type_mismatch",
@@ -233,17 +237,9 @@ fn a_call_to_an_undeclared_function_is_refused_by_name() {
 
 #[test]
 fn a_declared_but_undefined_host_function_is_named_with_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/calls_mix.relon"),
-        Some(&fixture("hosts/undefined_symbol")),
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
+    refused_build(
+        "programs/calls_mix.relon",
+        Some("hosts/undefined_symbol"),
         &[
             "host function `mix`",
             "defines no `mix`",
@@ -254,17 +250,9 @@ fn a_declared_but_undefined_host_function_is_named_with_the_fix() {
 
 #[test]
 fn a_host_signature_mismatch_names_the_function_and_both_types() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/calls_mix.relon"),
-        Some(&fixture("hosts/bad_signature")),
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
+    refused_build(
+        "programs/calls_mix.relon",
+        Some("hosts/bad_signature"),
         &[
             "host function `mix`",
             "declared as `i64 (i64, i64)`",
@@ -275,15 +263,11 @@ fn a_host_signature_mismatch_names_the_function_and_both_types() {
 
 #[test]
 fn a_host_crate_that_does_not_build_shows_cargos_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/calls_mix.relon"),
-        Some(&fixture("hosts/broken")),
-        &output,
-        &[],
+    refused_build(
+        "programs/calls_mix.relon",
+        Some("hosts/broken"),
+        &["does not build", "undefined_variable"],
     );
-    assert_clean_failure(&out, &output, &["does not build", "undefined_variable"]);
 }
 
 #[test]
@@ -472,17 +456,9 @@ fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
 
 #[test]
 fn malformed_host_metadata_names_the_function_and_the_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/calls_mix.relon"),
-        Some(&fixture("hosts/bad_metadata")),
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
+    refused_build(
+        "programs/calls_mix.relon",
+        Some("hosts/bad_metadata"),
         &[
             "[package.metadata.relon.functions.mix]",
             "params[1]",
@@ -598,17 +574,9 @@ fn oversized_input_is_bad_input() {
 
 #[test]
 fn helpers_calling_each_other_are_refused_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/mutual_recursion.relon"),
+    refused_build(
+        "programs/mutual_recursion.relon",
         None,
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
         &["the helper `is_odd`", "helpers that call each other"],
     );
 }
@@ -653,17 +621,9 @@ fn a_fallible_host_function_reports_its_failure_as_a_typed_error() {
 /// code would not, so the build is refused rather than the run failing.
 #[test]
 fn a_default_on_a_main_record_field_is_refused_with_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/main_record_default.relon"),
+    refused_build(
+        "programs/main_record_default.relon",
         None,
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
         &["field `retries` of `Req`", "relon::main_field_check"],
     );
 }
@@ -673,17 +633,9 @@ fn a_default_on_a_main_record_field_is_refused_with_the_field() {
 /// rather than answering with the float bits read as an Int.
 #[test]
 fn a_float_list_passed_to_a_helper_typed_for_ints_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("app");
-    let out = cocompile(
-        &fixture("programs/untyped_float_list_helper.relon"),
+    refused_build(
+        "programs/untyped_float_list_helper.relon",
         None,
-        &output,
-        &[],
-    );
-    assert_clean_failure(
-        &out,
-        &output,
         &[
             "argument 1 of this closure call is a ListFloat",
             "reads it as a ListInt",

@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use relon_abi::schema_canonical::{Field, Schema, TypeRepr};
 use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp};
 use relon_ir::lowering::LoweredEntry;
 
@@ -142,55 +141,7 @@ fn br_table_program() -> LoweredEntry {
         }),
         op(Op::Return),
     ];
-    let entry = Func {
-        name: "run_main".into(),
-        params: vec![
-            IrType::I32,
-            IrType::I32,
-            IrType::I32,
-            IrType::I32,
-            IrType::I64,
-        ],
-        ret: IrType::I32,
-        body,
-        range: Default::default(),
-    };
-    let schema = |name: &str, field: &str| Schema {
-        name: name.into(),
-        generics: Vec::new(),
-        fields: vec![Field {
-            name: field.into(),
-            ty: TypeRepr::Int,
-            default: None,
-        }],
-        is_tuple: false,
-    };
-    LoweredEntry {
-        module: Module {
-            imports: Vec::new(),
-            funcs: vec![entry],
-            entry_func_index: Some(0),
-            closure_table: Vec::new(),
-        },
-        main_schema: schema(relon_ir::MAIN_PARAMS_SCHEMA_NAME, "n"),
-        return_schema: schema(
-            relon_ir::MAIN_RETURN_SCHEMA_NAME,
-            relon_ir::RETURN_VALUE_FIELD_NAME,
-        ),
-    }
-}
-
-/// A build of hand-made IR named `name` (no host crate) into `output`.
-fn ir_request(name: &str, output: &std::path::Path) -> relon_cocompile::pipeline::CocompileRequest {
-    relon_cocompile::pipeline::CocompileRequest {
-        source: name.into(),
-        host: None,
-        output: output.to_path_buf(),
-        target_cpu: "x86-64".into(),
-        emit: Default::default(),
-        grants: Vec::new(),
-        build_dir: common::build_dir(),
-    }
+    common::int_entry(body)
 }
 
 #[test]
@@ -200,7 +151,7 @@ fn br_table_and_select_run_through_the_static_binary() {
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("br_table");
-    let request = ir_request("br_table.ir", &output);
+    let request = common::ir_request("br_table.ir", &output);
     relon_cocompile::pipeline::cocompile_lowered(&request, "br_table.ir", None, &program).unwrap();
     // n = -1 reads as index 0xFFFF_FFFF: out of range, so the default.
     for (n, expected) in [(0i64, 107i64), (1, 207), (2, 302), (5, 305), (-1, 307)] {
@@ -258,7 +209,7 @@ fn ir_the_code_generator_cannot_emit_is_refused_with_its_line() {
         relon_cocompile::frontend::LoweredProgram::from_lowered("get.ir", lowered).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("get");
-    let request = ir_request("get.ir", &output);
+    let request = common::ir_request("get.ir", &output);
     let error = relon_cocompile::pipeline::cocompile_lowered(&request, "get.ir", None, &program)
         .map(|_| ())
         .expect_err("refused");
@@ -406,7 +357,7 @@ fn list_and_dict_reads_are_bounds_checked_in_the_static_binary() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("keyed");
     relon_cocompile::pipeline::cocompile_lowered(
-        &ir_request("keyed.ir", &output),
+        &common::ir_request("keyed.ir", &output),
         "keyed.ir",
         None,
         &program,

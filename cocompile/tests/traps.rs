@@ -7,10 +7,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use common::Answer;
-use relon_abi::schema_canonical::{Field, Schema, TypeRepr};
 use relon_cocompile::jit::{LlvmAotEvaluator, SandboxConfig};
 use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp, TrapKind};
 use relon_ir::lowering::LoweredEntry;
@@ -173,7 +171,7 @@ fn every_trap_is_tree_walks_error_kind_in_the_jit_and_the_binary() {
                 if let Some(depth) = max_depth {
                     flags.extend(["--max-depth".to_string(), depth.to_string()]);
                 }
-                (jit_answer, run_with_flags(&binary, &flags, args))
+                (jit_answer, common::run_binary_with(&binary, &flags, &json))
             }
             Trigger::Ir(n) => {
                 let jit = LlvmAotEvaluator::from_ir_direct(&ir_function(), Default::default())
@@ -185,15 +183,7 @@ fn every_trap_is_tree_walks_error_kind_in_the_jit_and_the_binary() {
                 let program =
                     relon_cocompile::frontend::LoweredProgram::from_lowered("traps.ir", ir_entry())
                         .unwrap();
-                let request = relon_cocompile::pipeline::CocompileRequest {
-                    source: "traps.ir".into(),
-                    host: None,
-                    output: binary.clone(),
-                    target_cpu: "x86-64".into(),
-                    emit: Default::default(),
-                    grants: Vec::new(),
-                    build_dir: common::build_dir(),
-                };
+                let request = common::ir_request("traps.ir", &binary);
                 relon_cocompile::pipeline::cocompile_lowered(&request, "traps.ir", None, &program)
                     .unwrap_or_else(|e| panic!("{code:?}: {e}"));
                 let mut args = Map::new();
@@ -222,19 +212,6 @@ fn build(source: &str, binary: &Path, dir: &Path, case: usize) {
     let path = dir.join(format!("case{case}.relon"));
     std::fs::write(&path, source).unwrap();
     common::cocompile(&path, binary).unwrap_or_else(|e| panic!("case {case}: {e}"));
-}
-
-/// Run `binary` with `flags` before its JSON arguments.
-fn run_with_flags(binary: &Path, flags: &[String], args: &str) -> Answer {
-    let out = Command::new(binary).args(flags).arg(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let kind = stderr
-        .trim()
-        .strip_prefix("error: ")
-        .and_then(|rest| rest.split(':').next())
-        .unwrap_or("?");
-    Answer::Error(kind.to_string())
 }
 
 fn op(op: Op) -> TaggedOp {
@@ -287,7 +264,7 @@ fn ir_function() -> Module {
 
 /// [`ir_body`] as `#main(Int n) -> Int`, for the static binary.
 fn ir_entry() -> LoweredEntry {
-    let body = ir_body(
+    common::int_entry(ir_body(
         Op::LoadField {
             offset: 0,
             ty: IrType::I64,
@@ -300,40 +277,5 @@ fn ir_entry() -> LoweredEntry {
             },
             Op::Return,
         ],
-    );
-    let schema = |name: &str, field: &str| Schema {
-        name: name.into(),
-        generics: Vec::new(),
-        fields: vec![Field {
-            name: field.into(),
-            ty: TypeRepr::Int,
-            default: None,
-        }],
-        is_tuple: false,
-    };
-    LoweredEntry {
-        module: Module {
-            imports: Vec::new(),
-            funcs: vec![Func {
-                name: "run_main".into(),
-                params: vec![
-                    IrType::I32,
-                    IrType::I32,
-                    IrType::I32,
-                    IrType::I32,
-                    IrType::I64,
-                ],
-                ret: IrType::I32,
-                body,
-                range: Default::default(),
-            }],
-            entry_func_index: Some(0),
-            closure_table: Vec::new(),
-        },
-        main_schema: schema(relon_ir::MAIN_PARAMS_SCHEMA_NAME, "n"),
-        return_schema: schema(
-            relon_ir::MAIN_RETURN_SCHEMA_NAME,
-            relon_ir::RETURN_VALUE_FIELD_NAME,
-        ),
-    }
+    ))
 }

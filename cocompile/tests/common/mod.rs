@@ -460,9 +460,74 @@ pub fn cocompile(
         .map_err(|e| format!("{:?}", miette::Report::new(e)))
 }
 
+/// `#main(Int n) -> Int` around a hand-built entry body (which reads `n`
+/// with `LoadField { offset: 0 }` and stores its result the same way).
+pub fn int_entry(body: Vec<relon_ir::ir::TaggedOp>) -> relon_ir::lowering::LoweredEntry {
+    use relon_abi::schema_canonical::{Field, Schema, TypeRepr};
+    use relon_ir::ir::{Func, IrType, Module};
+    let schema = |name: &str, field: &str| Schema {
+        name: name.into(),
+        generics: Vec::new(),
+        fields: vec![Field {
+            name: field.into(),
+            ty: TypeRepr::Int,
+            default: None,
+        }],
+        is_tuple: false,
+    };
+    relon_ir::lowering::LoweredEntry {
+        module: Module {
+            imports: Vec::new(),
+            funcs: vec![Func {
+                name: "run_main".into(),
+                params: vec![
+                    IrType::I32,
+                    IrType::I32,
+                    IrType::I32,
+                    IrType::I32,
+                    IrType::I64,
+                ],
+                ret: IrType::I32,
+                body,
+                range: Default::default(),
+            }],
+            entry_func_index: Some(0),
+            closure_table: Vec::new(),
+        },
+        main_schema: schema(relon_ir::MAIN_PARAMS_SCHEMA_NAME, "n"),
+        return_schema: schema(
+            relon_ir::MAIN_RETURN_SCHEMA_NAME,
+            relon_ir::RETURN_VALUE_FIELD_NAME,
+        ),
+    }
+}
+
+/// A build of hand-made IR named `name` (no host crate) into `output`.
+pub fn ir_request(name: &str, output: &Path) -> relon_cocompile::pipeline::CocompileRequest {
+    relon_cocompile::pipeline::CocompileRequest {
+        source: name.into(),
+        host: None,
+        output: output.to_path_buf(),
+        target_cpu: "x86-64".into(),
+        emit: Default::default(),
+        grants: Vec::new(),
+        build_dir: build_dir(),
+    }
+}
+
 /// Run a built binary with `args` and read its answer.
 pub fn run_binary(binary: &Path, args: &serde_json::Map<String, Json>) -> Answer {
+    run_binary_with(binary, &[], args)
+}
+
+/// [`run_binary`] with `flags` (`--fuel N`, ...) before the arguments.
+pub fn run_binary_with(
+    binary: &Path,
+    flags: &[String],
+    args: &serde_json::Map<String, Json>,
+) -> Answer {
     let out = std::process::Command::new(binary)
+        .args(flags)
         .arg(Json::Object(args.clone()).to_string())
         .output()
         .expect("run binary");
