@@ -208,7 +208,7 @@ pub mod controls {
     /// `list.sum` of a materialized `List<Int>` of `n` elements.
     pub fn list_sum(n: i64) -> Option<Answer> {
         let xs = (0..n)
-            .map(|i| Some(i.checked_mul(7)?.checked_rem(1000)?))
+            .map(|i| i.checked_mul(7)?.checked_rem(1000))
             .collect::<Option<Vec<i64>>>()?;
         int(xs.iter().try_fold(0i64, |acc, &x| acc.checked_add(x)))
     }

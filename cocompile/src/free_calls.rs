@@ -192,7 +192,7 @@ fn without_comments(source: &str) -> String {
 /// Whether `source` imports a module as `alias`.
 fn imports(source: &str, alias: &str) -> bool {
     source.lines().any(|line| {
-        let mut words = line.trim().split_whitespace();
+        let mut words = line.split_whitespace();
         words.next() == Some("#import") && words.next() == Some(alias)
             || line.contains("#import") && line.contains(&format!("as={alias}"))
     })

@@ -325,13 +325,11 @@ fn checked_main_field(
                     }
                 }
             }
-            TypeRepr::Schema { schema } => {
-                if names.insert(schema.name.clone()) {
-                    schema
-                        .fields
-                        .iter()
-                        .for_each(|f| record_names(&f.ty, names));
-                }
+            TypeRepr::Schema { schema } if names.insert(schema.name.clone()) => {
+                schema
+                    .fields
+                    .iter()
+                    .for_each(|f| record_names(&f.ty, names));
             }
             _ => {}
         }

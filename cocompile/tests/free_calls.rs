@@ -25,9 +25,9 @@ fn the_method_only_list_is_relon_irs_stdlib_minus_tree_walks_free_functions() {
 #[test]
 fn a_free_call_tree_walk_rejects_is_refused_with_the_method_form() {
     let source = "#main(String s) -> String\nupper(s)";
-    let err = relon_cocompile::frontend::lower_source("app.relon", source, &[])
-        .err()
-        .expect("refused");
+    let Err(err) = relon_cocompile::frontend::lower_source("app.relon", source, &[]) else {
+        panic!("upper(s) was not refused");
+    };
     let text = format!("{err}");
     assert!(text.contains("`upper(..)`"), "{text}");
     let help = miette::Diagnostic::help(&err).map(|h| h.to_string());

@@ -204,9 +204,7 @@ pub unsafe extern "C" fn relon_rt_substring(
             .find(|&i| text.is_char_boundary(i))
             .unwrap_or(text.len())
     };
-    let piece = text[boundary_from(start)..boundary_from(end)]
-        .as_bytes()
-        .to_vec();
+    let piece = text.as_bytes()[boundary_from(start)..boundary_from(end)].to_vec();
     new_string(state, &piece)
 }
 
