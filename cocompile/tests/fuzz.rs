@@ -1,9 +1,11 @@
 //! `cargo xtask fuzz`: differential fuzzing. Generates random well-typed
 //! Relon programs (Int/Float/Bool arithmetic near the overflow edges,
 //! conditionals, where-bindings, recursive helpers, range reductions, host
-//! calls), runs each through tree-walk and the JIT, and every K-th through
-//! the static binary; stops at the first mismatch and writes the program
-//! and its arguments as a corpus entry that reproduces it.
+//! calls, a list literal indexed in and past its bounds and mapped, strings
+//! built, case-mapped in several locales and measured), runs each through
+//! tree-walk and the JIT, and every K-th through the static binary; stops at
+//! the first mismatch and writes the program and its arguments as a corpus
+//! entry that reproduces it.
 //!
 //! Arguments (after `--`): `--programs N` (default 300), `--seed S`
 //! (default 1), `--binary-every K` (default 100, 0 for never), `--out DIR`
@@ -65,7 +67,23 @@ struct Gen {
     /// No reductions or helper calls: the analyzer cannot type a
     /// where-binding built from them.
     plain: bool,
+    /// Whether the program binds `ls`, a three-Int list literal.
+    has_list: bool,
 }
+
+/// Strings the `s` argument takes: ASCII, accents, a Turkish dotted
+/// capital, Greek sigmas, surrounding blanks, empty.
+const STRINGS: &[&str] = &[
+    "abc",
+    "Hello World",
+    "  padded  ",
+    "",
+    "ñandú",
+    "İstanbul",
+    "ΟΔΟΣ",
+    "straße",
+    "x",
+];
 
 impl Gen {
     fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
@@ -90,7 +108,7 @@ impl Gen {
             };
         }
         let d = depth - 1;
-        match self.rng.u8(..12) {
+        match self.rng.u8(..14) {
             0..=3 => {
                 let op = self.pick(&["+", "-", "*", "/", "%"]);
                 format!("({} {op} {})", self.int(d), self.int(d))
@@ -123,7 +141,61 @@ impl Gen {
                 format!("{h}(({} % 100))", self.int(d))
             }
             9 => format!("(is_prime({}) ? 1 : 0)", self.small_int(d)),
+            10 if self.has_list && !self.plain => match self.rng.u8(..4) {
+                // `k` runs past both ends: VariableNotFound / TypeMismatch.
+                0 => "ls[k]".to_string(),
+                1 => "ls.min()".to_string(),
+                2 => "ls.max()".to_string(),
+                _ if self.in_lambda.is_empty() => {
+                    let init = self.int(d.min(1));
+                    self.in_lambda = vec!["v".into()];
+                    let body = self.int(d.min(2));
+                    self.in_lambda.clear();
+                    format!(
+                        "ls.map((Int v) -> Int => {body}).reduce({init}, (Int acc, Int w) -> Int => acc + w)"
+                    )
+                }
+                _ => "ls[k]".to_string(),
+            },
+            11 if !self.plain => format!("len({})", self.string(d.min(2))),
             _ => format!("({} + {})", self.int(d), self.pick(INT_LITERALS)),
+        }
+    }
+
+    /// A String expression of depth at most `depth`.
+    fn string(&mut self, depth: u32) -> String {
+        if depth == 0 || self.rng.u8(..10) < 3 {
+            return match self.rng.u8(..4) {
+                0 => format!("{:?}", self.pick(&["ab", "Ünï", "", " x "])),
+                _ => "s".to_string(),
+            };
+        }
+        let d = depth - 1;
+        match self.rng.u8(..7) {
+            0 | 1 => format!("({} + {})", self.string(d), self.string(d)),
+            2 => {
+                let method = self.pick(&["upper", "lower", "trim"]);
+                format!("{}.{method}()", self.string(d))
+            }
+            3 => format!("f\"${{{}}}\"", self.int(d.min(2))),
+            4 => format!(
+                "({} ? {} : {})",
+                self.bool(d.min(2)),
+                self.string(d),
+                self.string(d)
+            ),
+            5 => format!(
+                "{}.substring({}, {})",
+                self.string(d),
+                self.rng.u8(..4),
+                self.rng.u8(..4)
+            ),
+            _ => format!(
+                "{}.{}(\"{}\")",
+                self.string(d),
+                self.pick(&["upper_locale", "lower_locale"]),
+                self.pick(&["tr", "en", "az-AZ"])
+            ),
         }
     }
 
@@ -213,6 +285,18 @@ impl Gen {
             ));
             self.helpers.push("h0".into());
         }
+        self.has_list = false;
+        if self.rng.bool() {
+            self.plain = true;
+            let items = [
+                self.int(1),
+                self.pick(INT_LITERALS).to_string(),
+                self.int(1),
+            ];
+            self.plain = false;
+            bindings.push(format!("  ls: [{}]", items.join(", ")));
+            self.has_list = true;
+        }
         for i in 0..self.rng.usize(..3) {
             self.plain = true;
             let (ty, expr) = match self.rng.u8(..3) {
@@ -223,12 +307,15 @@ impl Gen {
             bindings.push(format!("  v{i}: {expr}"));
             self.lets.push((format!("v{i}"), ty));
         }
-        let (ret, body) = match self.rng.u8(..4) {
+        let (ret, body) = match self.rng.u8(..5) {
             0 => ("Float", self.float(4)),
             1 => ("Bool", self.bool(4)),
+            2 => ("String", self.string(4)),
             _ => ("Int", self.int(4)),
         };
-        let mut source = format!("#main(Int a, Int b, Float x, Float y, Bool c) -> {ret}\n{body}");
+        let mut source = format!(
+            "#main(Int a, Int b, Float x, Float y, Bool c, String s, Int k) -> {ret}\n{body}"
+        );
         if !bindings.is_empty() {
             let _ = write!(source, " where {{\n{}\n}}", bindings.join(",\n"));
         }
@@ -259,6 +346,9 @@ impl Gen {
                 args.insert("x".into(), float(self));
                 args.insert("y".into(), float(self));
                 args.insert("c".into(), serde_json::json!(self.rng.bool()));
+                let text = STRINGS[self.rng.usize(..STRINGS.len())];
+                args.insert("s".into(), serde_json::json!(text));
+                args.insert("k".into(), serde_json::json!(self.rng.i64(-2..5)));
                 args
             })
             .collect();
@@ -294,6 +384,7 @@ fn program(seed: u64, index: usize) -> (String, Vec<serde_json::Map<String, serd
         helpers: Vec::new(),
         in_lambda: Vec::new(),
         plain: false,
+        has_list: false,
     }
     .program()
 }
