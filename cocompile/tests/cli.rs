@@ -629,17 +629,24 @@ fn a_default_on_a_main_record_field_is_refused_with_the_field() {
 }
 
 /// The lowering types an untyped helper's list parameter from its body, so
-/// a `List<Float>` can reach a body that reads Ints; that build is refused
-/// rather than answering with the float bits read as an Int.
+/// a `List<Float>` (where-bound or a `#main` parameter) can reach a body
+/// that reads Ints; that build is refused rather than answering with the
+/// float bits read as an Int. (A helper that only takes the length accepts
+/// any list: `tests/corpus/helper_len_any_list.relon`.)
 #[test]
 fn a_float_list_passed_to_a_helper_typed_for_ints_is_refused() {
-    refused_build(
+    for program in [
         "programs/untyped_float_list_helper.relon",
-        None,
-        &[
-            "argument 1 of this closure call is a ListFloat",
-            "reads it as a ListInt",
-            "(Float v) -> Float",
-        ],
-    );
+        "programs/untyped_float_list_param.relon",
+    ] {
+        refused_build(
+            program,
+            None,
+            &[
+                "argument 1 of this closure call is a ListFloat",
+                "reads it as a ListInt",
+                "(Float v) -> Float",
+            ],
+        );
+    }
 }

@@ -8,8 +8,8 @@
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::Linkage;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue};
-use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT};
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, IntValue};
+use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT, Op, TaggedOp};
 
 use super::func::FuncEmitter;
 use super::{CodegenError, FuncRef, HostCallSite, HostSymbol, WorldMode};
@@ -42,13 +42,16 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             )));
         }
         let args = self.pop_n(param_tys.len())?;
-        if let FuncRef::Module(_) = callee_ref {
-            self.check_handle_args(&args, &callee_params, "this call")?;
+        if let FuncRef::Module(index) = callee_ref {
+            let body = self.m.ir.funcs.get(index as usize).map(|f| &f.body[..]);
+            let length_only = |i: usize| body.is_some_and(|b| reads_only_length(b, i as u32));
+            self.check_handle_args(&args, &callee_params, "this call", &length_only)?;
         }
         let result = self.call_emitted(callee, &callee_params, args)?;
         if ret_ty != IrType::Unit || callee_ret != IrType::Unit {
             let result = self.coerce(result, ret_ty)?;
             self.push(result);
+            self.tag_top_handle(ret_ty);
         }
         Ok(())
     }
@@ -408,32 +411,21 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         ret_ty: IrType,
     ) -> Result<(), CodegenError> {
         let args = self.pop_n(param_tys.len())?;
-        self.check_handle_args(&args, param_tys, "this closure call")?;
         let handle = self.pop_int()?;
-        let self_call = self
-            .self_call
-            .as_ref()
-            .filter(|sc| sc.handles.contains(&BasicValueEnum::IntValue(handle)))
-            .map(|sc| sc.function);
-        if let (Some(function), Some(captures)) = (self_call, self.params.first().copied()) {
-            // The running closure calls itself: same function, same captures.
-            let mut call_params = vec![IrType::I32];
-            call_params.extend_from_slice(param_tys);
-            let mut call_args = vec![captures];
-            call_args.extend(args);
-            let result = self.call_emitted(function, &call_params, call_args)?;
-            let result = self.coerce(result, ret_ty)?;
-            self.push(result);
-            return Ok(());
-        }
-        self.push(handle.into());
-        self.load_absolute(4, IrType::I32)?;
-        let captures_ptr = self.pop()?;
+        self.emit_checked_closure_call(handle, args, param_tys, ret_ty)?;
+        self.tag_top_handle(ret_ty);
+        Ok(())
+    }
 
+    fn emit_checked_closure_call(
+        &mut self,
+        handle: IntValue<'ctx>,
+        args: Vec<BasicValueEnum<'ctx>>,
+        param_tys: &[IrType],
+        ret_ty: IrType,
+    ) -> Result<(), CodegenError> {
         let mut call_params = vec![IrType::I32];
         call_params.extend_from_slice(param_tys);
-        let mut call_args = vec![captures_ptr];
-        call_args.extend(args);
         let candidates: Vec<(u32, FuncRef)> = self
             .m
             .ir
@@ -446,6 +438,39 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 params == call_params && ret == ret_ty
             })
             .collect();
+        // A closure's parameter `i` is its function's `i + 1` (the
+        // captures come first).
+        let funcs = &self.m.ir.funcs;
+        let length_only = |i: usize| {
+            !candidates.is_empty()
+                && candidates.iter().all(|(_, f)| match f {
+                    FuncRef::Module(index) => funcs
+                        .get(*index as usize)
+                        .is_some_and(|func| reads_only_length(&func.body, i as u32 + 1)),
+                    FuncRef::Stdlib(_) => false,
+                })
+        };
+        self.check_handle_args(&args, param_tys, "this closure call", &length_only)?;
+        let self_call = self
+            .self_call
+            .as_ref()
+            .filter(|sc| sc.handles.contains(&BasicValueEnum::IntValue(handle)))
+            .map(|sc| sc.function);
+        if let (Some(function), Some(captures)) = (self_call, self.params.first().copied()) {
+            // The running closure calls itself: same function, same captures.
+            let mut call_args = vec![captures];
+            call_args.extend(args);
+            let result = self.call_emitted(function, &call_params, call_args)?;
+            let result = self.coerce(result, ret_ty)?;
+            self.push(result);
+            return Ok(());
+        }
+        self.push(handle.into());
+        self.load_absolute(4, IrType::I32)?;
+        let captures_ptr = self.pop()?;
+
+        let mut call_args = vec![captures_ptr];
+        call_args.extend(args);
         let ctx = self.m.ctx;
         let i32t = ctx.i32_type();
         let ret_llvm = self.m.llvm_type(ret_ty);
@@ -493,6 +518,41 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.push(phi.as_basic_value());
         Ok(())
     }
+}
+
+/// Whether parameter `param` of a function with `body` is only ever read
+/// for its length: each `LocalGet(param)` goes straight into a let slot,
+/// and each read of such a slot is straight away a length read
+/// (`ReadStringLen`, or the record's first word).
+pub(crate) fn reads_only_length(body: &[TaggedOp], param: u32) -> bool {
+    let mut slots = std::collections::HashSet::new();
+    let mut only_length = true;
+    crate::ir_walk::for_each_body(body, &mut |ops| {
+        for (i, tagged) in ops.iter().enumerate() {
+            if tagged.op == Op::LocalGet(param) {
+                match ops.get(i + 1).map(|t| &t.op) {
+                    Some(Op::LetSet { idx, .. }) => {
+                        slots.insert(*idx);
+                    }
+                    _ => only_length = false,
+                }
+            }
+        }
+    });
+    crate::ir_walk::for_each_body(body, &mut |ops| {
+        for (i, tagged) in ops.iter().enumerate() {
+            if let Op::LetGet { idx, .. } = tagged.op
+                && slots.contains(&idx)
+                && !matches!(
+                    ops.get(i + 1).map(|t| &t.op),
+                    Some(Op::ReadStringLen | Op::LoadI32AtAbsolute { offset: 0 })
+                )
+            {
+                only_length = false;
+            }
+        }
+    });
+    only_length
 }
 
 /// Name of a capability bit, as Relon spells it.

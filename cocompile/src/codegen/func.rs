@@ -438,20 +438,35 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
     }
 
+    /// Record that the value on top of the stack has IR type `ty`, when
+    /// `ty` is a handle type (see [`FuncEmitter::check_handle_args`]).
+    pub(crate) fn tag_top_handle(&mut self, ty: IrType) {
+        if is_handle(ty)
+            && let Some(value) = self.stack.last()
+        {
+            self.handle_types.insert(*value, ty);
+        }
+    }
+
     /// Refuse a call that passes a value the IR typed as one handle type
     /// (`LetGet { ty: ListFloat }`) for a parameter of another
     /// (`ListInt`). The lowering types an untyped helper's list parameter
     /// from its body alone, so a `List<Float>` can reach a body that reads
     /// its elements as Ints: running it would give the float bits as an Int.
+    ///
+    /// A parameter the callee only reads the length of (`len(l)`) takes
+    /// any list: every list record starts with its length.
+    /// `length_only(i)` says whether argument `i` is such a parameter.
     pub(crate) fn check_handle_args(
         &self,
         args: &[BasicValueEnum<'ctx>],
         param_tys: &[IrType],
         callee: &str,
+        length_only: &dyn Fn(usize) -> bool,
     ) -> Result<(), CodegenError> {
         for (i, (arg, &param)) in args.iter().zip(param_tys).enumerate() {
             match self.handle_types.get(arg) {
-                Some(&given) if is_handle(param) && given != param => {
+                Some(&given) if is_handle(param) && given != param && !length_only(i) => {
                     return Err(self.malformed(format!(
                         "argument {} of {callee} is a {given:?} but the callee reads it as a \
                          {param:?} (the lowering typed an untyped helper parameter from its body \

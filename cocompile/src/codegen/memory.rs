@@ -87,10 +87,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(sc) = self.self_call.as_mut().filter(|sc| sc.lets.contains(&idx)) {
             sc.handles.push(value);
         }
-        if super::func::is_handle(ty) {
-            self.handle_types.insert(value, ty);
-        }
         self.push(value);
+        self.tag_top_handle(ty);
         Ok(())
     }
 
@@ -140,6 +138,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// `LoadField`: a `#main` parameter from the input record.
     pub(crate) fn load_field(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
+        let declared = ty;
         // Pointer slots (strings, lists, records) hold arena offsets.
         let ty = if matches!(ty, IrType::I64 | IrType::F64 | IrType::Bool) {
             ty
@@ -149,6 +148,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let addr = self.record_field_addr(EntryState::OFFSET_IN_OFFSET, offset)?;
         let value = self.load_typed(addr, ty)?;
         self.push(value);
+        self.tag_top_handle(declared);
         Ok(())
     }
 

@@ -109,6 +109,19 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 // The slot holds an arena-absolute offset; the record it
                 // names is checked by whatever reads it.
                 self.load_field(*offset, IrType::I32)?;
+                let handle_ty = match op {
+                    Op::LoadStringPtr { .. } => Some(IrType::String),
+                    Op::LoadListIntPtr { .. } => Some(IrType::ListInt),
+                    Op::LoadListFloatPtr { .. } => Some(IrType::ListFloat),
+                    Op::LoadListBoolPtr { .. } => Some(IrType::ListBool),
+                    Op::LoadListStringPtr { .. } => Some(IrType::ListString),
+                    Op::LoadListSchemaPtr { .. } => Some(IrType::ListSchema),
+                    Op::LoadListListPtr { .. } => Some(IrType::ListList),
+                    _ => None,
+                };
+                if let Some(ty) = handle_ty {
+                    self.tag_top_handle(ty);
+                }
             }
             Op::ReadStringLen => {
                 // `[record] -> [len]`, the length widened to an Int.
