@@ -99,7 +99,7 @@ pub struct UnresolvedCall {
 /// resolve, if any. Names the program binds itself (where-helpers,
 /// parameters, host functions in `host_names`) are never reported.
 pub fn unresolved_call(ast: &Node, source: &str, host_names: &[&str]) -> Option<UnresolvedCall> {
-    let source = &without_comments(source);
+    let source = &code_only(source);
     let mut pending = vec![ast];
     while let Some(node) = pending.pop() {
         if let Expr::FnCall { path, .. } = &*node.expr {
@@ -127,7 +127,8 @@ fn check_call(
         [TokenKey::String(name, _, _)]
             if STDLIB_METHODS_ONLY.contains(&name.as_str())
                 && !host_names.contains(&name.as_str())
-                && !names_a_value(source, name) =>
+                && !names_a_value(source, name)
+                && !import_may_bind(source, name) =>
         {
             Some(UnresolvedCall {
                 call: name.clone(),
@@ -154,39 +155,96 @@ fn check_call(
     }
 }
 
-/// `source` with its `//` and `/* */` comments blanked, so the word scans
-/// below see code only (string literals are kept; a name inside one
-/// counts as a value, which only makes the scan more careful).
-fn without_comments(source: &str) -> String {
+/// `source` with its comments and the text of its string literals blanked,
+/// so the word scans below see code only. The `${..}` parts of an f-string
+/// are code and stay; `#import` lines stay whole (their module paths are
+/// read by [`imports`]).
+fn code_only(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
-    let mut rest = source;
-    let mut in_string = false;
-    while let Some(c) = rest.chars().next() {
-        if !in_string && rest.starts_with("//") {
-            let end = rest.find('\n').unwrap_or(rest.len());
-            rest = &rest[end..];
-        } else if !in_string && rest.starts_with("/*") {
-            let end = rest[2..].find("*/").map_or(rest.len(), |at| at + 4);
-            out.push(' ');
-            rest = &rest[end..];
+    for line in source.split_inclusive('\n') {
+        if line.trim_start().starts_with("#import") {
+            out.push_str(line);
         } else {
-            if c == '"' {
-                in_string = !in_string;
-            } else if c == '\\' && in_string {
-                out.push(c);
-                rest = &rest[1..];
-                let Some(escaped) = rest.chars().next() else {
-                    break;
-                };
-                out.push(escaped);
-                rest = &rest[escaped.len_utf8()..];
-                continue;
-            }
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
+            blank_line(line, &mut out);
         }
     }
     out
+}
+
+/// Comments and string text of one line (a block comment or an f-string
+/// interpolation may not span lines here; the scan only gets more careful
+/// where they do).
+fn blank_line(line: &str, out: &mut String) {
+    let mut chars = line.char_indices().peekable();
+    let mut in_string = false;
+    let mut interpolation = 0usize;
+    while let Some((at, c)) = chars.next() {
+        let rest = &line[at..];
+        if in_string && interpolation == 0 {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    in_string = false;
+                    out.push('"');
+                }
+                '$' if rest.starts_with("${") => {
+                    chars.next();
+                    interpolation = 1;
+                    out.push_str("${");
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if interpolation > 0 {
+            match c {
+                '{' => interpolation += 1,
+                '}' => interpolation -= 1,
+                _ => {}
+            }
+            out.push(c);
+            continue;
+        }
+        if rest.starts_with("//") {
+            out.push('\n');
+            break;
+        }
+        if rest.starts_with("/*") {
+            match rest[2..].find("*/") {
+                Some(end) => {
+                    for _ in 0..end + 3 {
+                        chars.next();
+                    }
+                    out.push(' ');
+                    continue;
+                }
+                None => {
+                    out.push('\n');
+                    break;
+                }
+            }
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
+    }
+}
+
+/// Whether an `#import` line may bind `name` as a free function: it
+/// imports everything (`*`) or names it (`{ upper }`).
+fn import_may_bind(source: &str, name: &str) -> bool {
+    source
+        .lines()
+        .filter(|line| line.trim_start().starts_with("#import"))
+        .any(|line| {
+            line.contains('*')
+                || line
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|word| word == name)
+        })
 }
 
 /// Whether `source` imports a module as `alias`.
@@ -215,11 +273,21 @@ fn names_a_value(source: &str, name: &str) -> bool {
         let rest = after.trim_start_matches([' ', '\t']);
         let is_value = match rest.chars().next() {
             Some('.') => false,
-            Some('(') => defines_helper(rest),
+            // `c ? name(x) : y` is a call, not a helper `name(x): ..`.
+            Some('(') => at_binding_position(&source[..at]) && defines_helper(rest),
             _ => true,
         };
         before_ok && after_ok && is_value
     })
+}
+
+/// Whether a binding can start right after `before`: at the start of a
+/// line, or after the `{` or `,` of a where-block.
+fn at_binding_position(before: &str) -> bool {
+    matches!(
+        before.trim_end_matches([' ', '\t']).chars().next_back(),
+        None | Some('\n' | '{' | ',')
+    )
 }
 
 /// Whether `rest`, which starts with `(`, is a helper's parameter list
@@ -274,6 +342,30 @@ mod tests {
     }
 
     #[test]
+    fn a_call_in_a_ternary_is_not_a_helper_definition() {
+        assert_eq!(
+            check("#main(String s, Bool c) -> String\nc ? upper(s) : s").as_deref(),
+            Some("upper")
+        );
+        assert_eq!(
+            check("#main(String s) -> String\nf\"${upper(s)}\" + \"upper\"").as_deref(),
+            Some("upper")
+        );
+    }
+
+    #[test]
+    fn imports_may_bind_free_names() {
+        assert_eq!(
+            check("#import * from \"std/string\"\n#main(String s) -> String\nupper(s)"),
+            None
+        );
+        assert_eq!(
+            check("#import { upper } from \"std/string\"\n#main(String s) -> String\nupper(s)"),
+            None
+        );
+    }
+
+    #[test]
     fn module_calls_need_their_import() {
         assert_eq!(
             check("#main(Int n) -> Int\nlist.sum(range(n))").as_deref(),
@@ -284,7 +376,11 @@ mod tests {
             None
         );
         assert_eq!(check("#main(List<Int> list) -> Int\nlist.sum()"), None);
-        // A comment naming the module is not a binding of it.
+        // A string or a comment naming the module is not a binding of it.
+        assert_eq!(
+            check("#main(Int n) -> Int\nlist.sum(range(n)) + len(\"list ok\")").as_deref(),
+            Some("list.sum")
+        );
         assert_eq!(
             check("// needs #import list from \"std/list\"\n#main(Int n) -> Int\nlist.sum(range(n)) /* list */").as_deref(),
             Some("list.sum")

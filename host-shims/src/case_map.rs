@@ -4,14 +4,19 @@
 //!
 //! Per code point, in order: a combining mark passes through (and does not
 //! end a word's first letter); in title mode whitespace passes through and
-//! starts a word (ASCII whitespace only, for an all-ASCII string outside
-//! Turkish), the first other code point of a word is upper-cased and
+//! starts a word (ASCII whitespace only, for an all-ASCII string of at
+//! most 22 bytes outside Turkish), the first other code point of a word is upper-cased and
 //! the rest lower-cased; lowering `Σ` picks `ς` at the end of a word and
 //! `σ` elsewhere; in a Turkish or Azeri locale the Turkish table wins
 //! (`I`→`ı`, `İ`→`i`, `i`→`İ`); then the full multi-code-point table
 //! (`ß`→`SS`); then the simple one-to-one mapping.
 
 use relon_unicode::full_case_folding as folding;
+
+/// Strings up to this many bytes are inline in tree-walk's values
+/// (`relon_eval_api::SMOL_STR_INLINE_CAP`), and case-mapped by its byte path
+/// when all ASCII.
+const TREE_WALK_INLINE_STRING_BYTES: usize = 22;
 
 /// Which case a string is mapped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +34,10 @@ pub enum CaseMode {
 /// with or without a region, change the result).
 pub fn map_case(text: &str, mode: CaseMode, locale: &str) -> String {
     let turkish = folding::is_turkish_locale(locale);
-    // Tree-walk maps an all-ASCII string outside Turkish by bytes, where a
-    // word ends at ASCII whitespace (not at U+000B, which `char` counts).
-    let ascii_words = !turkish && text.is_ascii();
+    // Tree-walk maps a short all-ASCII string outside Turkish by bytes,
+    // where a word ends at ASCII whitespace (not at U+000B, which `char`
+    // and its path for longer strings count).
+    let ascii_words = !turkish && text.is_ascii() && text.len() <= TREE_WALK_INLINE_STRING_BYTES;
     let code_points: Vec<u32> = text.chars().map(u32::from).collect();
     let mut out = String::with_capacity(text.len());
     let mut at_word_start = true;
@@ -107,6 +113,24 @@ mod tests {
         assert_eq!(
             map_case("İstanbul", CaseMode::Lower, "en"),
             "i\u{307}stanbul"
+        );
+    }
+
+    #[cfg(feature = "values")]
+    #[test]
+    fn the_inline_string_size_is_tree_walks() {
+        assert_eq!(
+            TREE_WALK_INLINE_STRING_BYTES,
+            relon_eval_api::SMOL_STR_INLINE_CAP
+        );
+    }
+
+    #[test]
+    fn a_vertical_tab_breaks_words_only_in_long_strings() {
+        assert_eq!(map_case("a\u{b}b", CaseMode::Title, "en"), "A\u{b}b");
+        assert_eq!(
+            map_case("abcdefghij\u{b}bcdefghijklm", CaseMode::Title, "en"),
+            "Abcdefghij\u{b}Bcdefghijklm"
         );
     }
 
