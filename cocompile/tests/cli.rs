@@ -650,3 +650,14 @@ fn a_float_list_passed_to_a_helper_typed_for_ints_is_refused() {
         );
     }
 }
+
+/// A read of a let the function never sets (the lowering naming a `#main`
+/// parameter by an unset let) is refused, not run as 0.
+#[test]
+fn a_read_of_a_never_set_let_is_refused() {
+    refused_build(
+        "programs/unset_let.relon",
+        None,
+        &["reads let 3, which the function never sets"],
+    );
+}
