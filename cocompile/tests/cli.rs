@@ -651,13 +651,15 @@ fn a_float_list_passed_to_a_helper_typed_for_ints_is_refused() {
     }
 }
 
-/// A read of a let the function never sets (the lowering naming a `#main`
-/// parameter by an unset let) is refused, not run as 0.
+/// A read of a let on a path that does not set it (the lowering naming a
+/// `#main` parameter by a let set in another branch) is refused, not run
+/// as 0.
 #[test]
-fn a_read_of_a_never_set_let_is_refused() {
-    refused_build(
+fn a_read_of_a_let_not_set_on_its_path_is_refused() {
+    for program in [
         "programs/unset_let.relon",
-        None,
-        &["reads let 3, which the function never sets"],
-    );
+        "programs/let_set_in_one_branch.relon",
+    ] {
+        refused_build(program, None, &["on a path that does not set it"]);
+    }
 }

@@ -77,9 +77,6 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) lets: HashMap<(u32, u8), PointerValue<'ctx>>,
     /// Let indices a `LetSet` has been emitted for, in program order.
     pub(crate) bound_lets: HashSet<u32>,
-    /// Let indices with a `LetSet` anywhere in the function: a read of any
-    /// other would see the zeroed slot, so it is refused.
-    pub(crate) set_lets: HashSet<u32>,
     /// Record locals (`record_local_idx` -> an `i32` alloca): the base of a
     /// record being built (output-relative for root and sub-records,
     /// arena offset for scratch records).
@@ -151,7 +148,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             labels: Vec::new(),
             lets: HashMap::new(),
             bound_lets: HashSet::new(),
-            set_lets: HashSet::new(),
             record_locals: HashMap::new(),
             inplace_result: None,
             handle_types: HashMap::new(),
@@ -189,9 +185,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Emit the prologue (depth and fuel checks) and the body.
     pub fn emit_function_body(&mut self, body: &[TaggedOp]) -> Result<(), CodegenError> {
-        let mut counts = HashMap::new();
-        super::self_recursion::let_set_counts(body, &mut counts);
-        self.set_lets = counts.into_keys().collect();
         let start = self.m.ctx.append_basic_block(self.function, "start");
         self.m.builder.position_at_end(start);
         if let Some(first) = body.first() {

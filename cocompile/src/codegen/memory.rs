@@ -79,12 +79,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     pub(crate) fn let_get(&mut self, idx: u32, ty: IrType) -> Result<(), CodegenError> {
-        if !self.set_lets.contains(&idx) {
-            // The lowering can name a `#main` parameter by a let it never
-            // sets (relon-ir rc3, a closure capturing the parameter next to
-            // a constant it folds): the read would be 0, not the argument.
-            return Err(self.malformed(format!("reads let {idx}, which the function never sets")));
-        }
         let slot = self.let_slot(idx, ty)?;
         let value = self
             .m

@@ -20,6 +20,7 @@
 //! refused with its name and source line ([`CodegenError::UnsupportedOp`]).
 
 pub mod arith;
+pub mod assigned;
 pub mod calls;
 pub mod const_pool;
 pub mod control;
@@ -500,6 +501,16 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let mut emitter = func::FuncEmitter::new(self, function, name, params, ret, is_entry)?;
         if let Some((function, offset)) = self_capture {
             emitter.enable_self_calls(function, offset, body);
+        }
+        // The program's own functions: the bundled stdlib bodies (checked
+        // against tree-walk by the corpus) set their loop state on paths
+        // this structural analysis cannot follow.
+        if let FuncRef::Module(_) = func
+            && let Some(idx) = assigned::first_unassigned_read(body)
+        {
+            return Err(
+                emitter.malformed(format!("reads let {idx} on a path that does not set it"))
+            );
         }
         emitter.emit_function_body(body)
     }
