@@ -78,11 +78,7 @@ fn example_is_a_static_executable_that_agrees_with_tree_walk_and_inlines_host_ca
         &output,
         &["--emit", "ll,bc,obj,asm", "--report"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     assert_static_elf(&output);
     for ext in ["ll", "bc", "o", "s"] {
         assert!(
@@ -167,6 +163,15 @@ fn refused_build(program: &str, host: Option<&str>, needles: &[&str]) {
     let host = host.map(fixture);
     let out = cocompile(&fixture(program), host.as_deref(), &output, &[]);
     assert_clean_failure(&out, &output, needles);
+}
+
+/// The build succeeded (else: its stderr).
+fn assert_built(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A failed build exits non-zero, says `needles` on stderr, and leaves no output.
@@ -303,11 +308,7 @@ fn a_gated_host_function_needs_an_explicit_grant() {
         &output,
         &["--grant", "reads_clock"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
 }
 
 #[test]
@@ -340,11 +341,7 @@ fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
         &output,
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     let cases = [
         ("{\"x\": 1.0", "not valid JSON"),
         ("{\"x\": 1.0}", "missing argument `n`"),
@@ -381,11 +378,7 @@ fn concurrent_builds_of_different_programs_keep_their_own_code() {
             let output = dir.path().join(name);
             std::thread::spawn(move || {
                 let out = cocompile(&source, None, &output, &[]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                assert_built(&out);
                 output
             })
         })
@@ -416,11 +409,7 @@ fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
         &output,
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     Command::new(&output)
         .arg("{\"n\": 100000}")
         .assert()
@@ -529,11 +518,7 @@ fn a_panicking_host_function_ends_the_run_with_the_host_fault_code() {
         &output,
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     Command::new(&output)
         .arg("{\"n\": 4}")
         .assert()
@@ -561,11 +546,7 @@ fn oversized_input_is_bad_input() {
         &output,
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     let padding = " ".repeat(17 << 20);
     let input = format!("{{\"a\": 1,{padding} \"b\": 2}}");
     let run = Command::new(&output).write_stdin(input).assert().code(2);
@@ -591,11 +572,7 @@ fn a_fallible_host_function_reports_its_failure_as_a_typed_error() {
         &output,
         &["--report"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_built(&out);
     // The report names the site either way (this one formats its message,
     // which LLVM finds too costly to inline).
     assert!(

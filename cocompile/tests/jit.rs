@@ -257,17 +257,13 @@ fn fuel_stops_a_long_run_deterministically() {
 
 #[test]
 fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
-    use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp};
-    let op = |op| TaggedOp {
-        op,
-        range: Default::default(),
-    };
+    use common::op;
+    use relon_ir::ir::{IrType, Op};
     // (a, b) -> a * b + 1, checked.
-    let entry = Func {
-        name: "kernel".into(),
-        params: vec![IrType::I64, IrType::I64],
-        ret: IrType::I64,
-        body: vec![
+    let module = common::plain_i64_module(
+        "kernel",
+        2,
+        vec![
             op(Op::LocalGet(0)),
             op(Op::LocalGet(1)),
             op(Op::Mul(IrType::I64)),
@@ -275,14 +271,7 @@ fn from_ir_direct_runs_a_plain_i64_entry_with_checked_arithmetic() {
             op(Op::Add(IrType::I64)),
             op(Op::Return),
         ],
-        range: Default::default(),
-    };
-    let module = Module {
-        imports: Vec::new(),
-        funcs: vec![entry],
-        entry_func_index: Some(0),
-        closure_table: Vec::new(),
-    };
+    );
     let jit = LlvmAotEvaluator::from_ir_direct(&module, SandboxConfig::default()).unwrap();
     assert_eq!(jit.call_i64(&[6, 7]).unwrap(), 43);
     assert_eq!(jit.call_i64(&[-3, 5]).unwrap(), -14);

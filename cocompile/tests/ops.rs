@@ -8,7 +8,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp};
+use common::op;
+use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_ir::lowering::LoweredEntry;
 
 /// The ops of the scalar slice (issue: closed-world co-compile).
@@ -64,13 +65,6 @@ fn every_op_of_the_slice_is_exercised_by_the_corpus() {
         missing.is_empty(),
         "ops of the slice no corpus program exercises: {missing:?}"
     );
-}
-
-fn op(op: Op) -> TaggedOp {
-    TaggedOp {
-        op,
-        range: Default::default(),
-    }
 }
 
 /// `#main(Int n) -> Int`, hand-built: a three-way `BrTable` on `n` picks
@@ -313,19 +307,7 @@ const KEYED_READS: [(i64, Result<i64, &str>); 5] = [
 
 #[test]
 fn list_and_dict_reads_are_bounds_checked_in_the_jit() {
-    let entry = Func {
-        name: "keyed".into(),
-        params: vec![IrType::I64],
-        ret: IrType::I64,
-        body: keyed_reads_body(Op::LocalGet(0), &[]),
-        range: Default::default(),
-    };
-    let module = Module {
-        imports: Vec::new(),
-        funcs: vec![entry],
-        entry_func_index: Some(0),
-        closure_table: Vec::new(),
-    };
+    let module = common::plain_i64_module("keyed", 1, keyed_reads_body(Op::LocalGet(0), &[]));
     let jit = relon_cocompile::jit::LlvmAotEvaluator::from_ir_direct(&module, Default::default())
         .unwrap();
     for (n, expected) in KEYED_READS {

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::Answer;
+use common::op;
 use relon_cocompile::jit::{LlvmAotEvaluator, SandboxConfig};
-use relon_ir::ir::{Func, IrType, Module, Op, TaggedOp, TrapKind};
+use relon_ir::ir::{IrType, Op, TaggedOp, TrapKind};
 use relon_ir::lowering::LoweredEntry;
 use relon_runtime_contract::TrapCode;
 use serde_json::{Map, Value as Json};
@@ -174,8 +175,11 @@ fn every_trap_is_tree_walks_error_kind_in_the_jit_and_the_binary() {
                 (jit_answer, common::run_binary_with(&binary, &flags, &json))
             }
             Trigger::Ir(n) => {
-                let jit = LlvmAotEvaluator::from_ir_direct(&ir_function(), Default::default())
-                    .unwrap_or_else(|e| panic!("{code:?}: {e}"));
+                let jit = LlvmAotEvaluator::from_ir_direct(
+                    &common::plain_i64_module("traps", 1, ir_body(Op::LocalGet(0), &[])),
+                    Default::default(),
+                )
+                .unwrap_or_else(|e| panic!("{code:?}: {e}"));
                 let jit_answer = match jit.call_i64(&[*n]) {
                     Ok(v) => Answer::Int(v),
                     Err(e) => Answer::Error(common::error_kind(&e)),
@@ -214,13 +218,6 @@ fn build(source: &str, binary: &Path, dir: &Path, case: usize) {
     common::cocompile(&path, binary).unwrap_or_else(|e| panic!("case {case}: {e}"));
 }
 
-fn op(op: Op) -> TaggedOp {
-    TaggedOp {
-        op,
-        range: Default::default(),
-    }
-}
-
 /// `n == 0`: `Trap { InvalidUtf8 }`; otherwise an 8-byte read at arena
 /// offset 0x7fff_fff0, far past any arena: `IndexOutOfBounds`.
 fn ir_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
@@ -244,22 +241,6 @@ fn ir_body(read_n: Op, finish: &[Op]) -> Vec<TaggedOp> {
     ];
     body.extend(finish.iter().cloned().map(op));
     body
-}
-
-/// [`ir_body`] as a plain `i64 -> i64` function, for the JIT.
-fn ir_function() -> Module {
-    Module {
-        imports: Vec::new(),
-        funcs: vec![Func {
-            name: "traps".into(),
-            params: vec![IrType::I64],
-            ret: IrType::I64,
-            body: ir_body(Op::LocalGet(0), &[]),
-            range: Default::default(),
-        }],
-        entry_func_index: Some(0),
-        closure_table: Vec::new(),
-    }
 }
 
 /// [`ir_body`] as `#main(Int n) -> Int`, for the static binary.

@@ -460,6 +460,36 @@ pub fn cocompile(
         .map_err(|e| format!("{:?}", miette::Report::new(e)))
 }
 
+/// A hand-built op with no source range.
+pub fn op(op: relon_ir::ir::Op) -> relon_ir::ir::TaggedOp {
+    relon_ir::ir::TaggedOp {
+        op,
+        range: Default::default(),
+    }
+}
+
+/// A module of one plain `(I64 x params) -> I64` function with `body`, for
+/// `LlvmAotEvaluator::from_ir_direct`.
+pub fn plain_i64_module(
+    name: &str,
+    params: usize,
+    body: Vec<relon_ir::ir::TaggedOp>,
+) -> relon_ir::ir::Module {
+    use relon_ir::ir::{Func, IrType, Module};
+    Module {
+        imports: Vec::new(),
+        funcs: vec![Func {
+            name: name.into(),
+            params: vec![IrType::I64; params],
+            ret: IrType::I64,
+            body,
+            range: Default::default(),
+        }],
+        entry_func_index: Some(0),
+        closure_table: Vec::new(),
+    }
+}
+
 /// `#main(Int n) -> Int` around a hand-built entry body (which reads `n`
 /// with `LoadField { offset: 0 }` and stores its result the same way).
 pub fn int_entry(body: Vec<relon_ir::ir::TaggedOp>) -> relon_ir::lowering::LoweredEntry {
