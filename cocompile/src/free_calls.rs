@@ -211,8 +211,8 @@ fn blank_line(line: &str, out: &mut String) {
             out.push('\n');
             break;
         }
-        if rest.starts_with("/*") {
-            match rest[2..].find("*/") {
+        if let Some(comment) = rest.strip_prefix("/*") {
+            match comment.find("*/") {
                 Some(end) => {
                     for _ in 0..end + 3 {
                         chars.next();
