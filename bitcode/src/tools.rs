@@ -27,6 +27,8 @@ pub struct LlvmTools {
     pub llc: PathBuf,
     /// `llvm-dis`: bitcode to text.
     pub llvm_dis: PathBuf,
+    /// `llvm-ar`: the static archive of an embedded program's object.
+    pub llvm_ar: PathBuf,
     /// Full version reported by `llvm-link --version`, e.g. `22.1.8`.
     pub version: String,
 }
@@ -86,11 +88,13 @@ impl LlvmTools {
         let llc = find_tool("llc")?;
         tool_version(&llc)?;
         let llvm_dis = find_tool("llvm-dis")?;
+        let llvm_ar = find_tool("llvm-ar")?;
         Ok(LlvmTools {
             llvm_link,
             opt,
             llc,
             llvm_dis,
+            llvm_ar,
             version,
         })
     }

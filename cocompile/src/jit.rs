@@ -23,9 +23,10 @@ use relon_eval_api::{
 use relon_host_shims::arena::Arena;
 use relon_host_shims::args::Limits;
 use relon_host_shims::json::ScalarValue;
+use relon_host_shims::trap_error::TrapLimits;
 use relon_host_shims::values::ValueSignature;
 use relon_ir::ir::IrType;
-use relon_parser::{TokenPosition, TokenRange};
+use relon_parser::TokenRange;
 use relon_runtime_contract::{
     ENTRY_OK, ENTRY_SYMBOL, EntryState, HOST_CALL_SYMBOL, ScalarType, TrapCode, TrapSite,
 };
@@ -448,67 +449,16 @@ impl LlvmAotEvaluator {
     }
 
     fn trap_error(&self, code: u32, site: u32, host_error: Option<RuntimeError>) -> RuntimeError {
-        let range = self
-            .trap_sites
-            .get(site as usize)
-            .map_or_else(TokenRange::default, |s| {
-                let at = TokenPosition {
-                    line: s.line,
-                    column: s.column as usize,
-                    offset: 0,
-                };
-                TokenRange { start: at, end: at }
-            });
-        match TrapCode::from_u32(code) {
-            Some(TrapCode::NumericOverflow) => RuntimeError::NumericOverflow(range),
-            Some(TrapCode::DivisionByZero) => RuntimeError::DivisionByZero(range),
-            Some(TrapCode::IndexOutOfBounds) => RuntimeError::IndexOutOfBounds { range },
-            Some(TrapCode::EmptyList) => RuntimeError::TypeMismatch {
-                expected: "non-empty list".into(),
-                found: "empty list".into(),
-                range,
+        relon_host_shims::trap_error::trap_error(
+            code,
+            self.trap_sites.get(site as usize).copied(),
+            TrapLimits {
+                fuel: self.config.fuel,
+                max_depth: self.config.max_depth,
             },
-            Some(TrapCode::InvalidUtf8) => {
-                RuntimeError::ValidationError("invalid UTF-8".into(), range)
-            }
-            Some(TrapCode::NoMatch) => RuntimeError::TypeMismatch {
-                expected: "a matching arm".into(),
-                found: "no matching arm".into(),
-                range,
-            },
-            Some(TrapCode::StepLimitExceeded) => RuntimeError::StepLimitExceeded {
-                limit: self.config.fuel,
-                range,
-            },
-            Some(TrapCode::CapabilityDenied) => RuntimeError::CapabilityDenied {
-                cap_bit: None,
-                reason: "a host function needs a capability that was not granted".into(),
-                range,
-            },
-            Some(TrapCode::RecursionLimitExceeded) => RuntimeError::RecursionLimitExceeded {
-                limit: self.config.max_depth as usize,
-                range,
-            },
-            Some(TrapCode::ScratchExhausted) => RuntimeError::ValueTooLarge {
-                limit: relon_host_shims::arena::SCRATCH_BYTES,
-                actual: relon_host_shims::arena::SCRATCH_BYTES + 1,
-                range,
-            },
-            Some(TrapCode::HostError) => host_error.unwrap_or(RuntimeError::Unsupported {
-                reason: "a host function failed".into(),
-            }),
-            Some(TrapCode::IndexPastEnd) => {
-                RuntimeError::VariableNotFound("list index past the end".into(), range)
-            }
-            Some(TrapCode::NegativeIndex) => RuntimeError::TypeMismatch {
-                expected: "Index".into(),
-                found: "negative Int".into(),
-                range,
-            },
-            None => RuntimeError::Unsupported {
-                reason: format!("unknown trap code {code}"),
-            },
-        }
+            host_error,
+            None,
+        )
     }
 }
 
@@ -531,7 +481,7 @@ impl Evaluator for LlvmAotEvaluator {
             .ok()
             .and_then(|mut pool| pool.pop())
             .unwrap_or_else(|| self.new_arena());
-        let result = crate::run_stack::on_run_stack(|| {
+        let result = relon_host_shims::run_stack::on_run_stack(|| {
             self.load_arguments(&mut arena, &bound)?;
             self.call_on(&mut arena, &bound)
         });

@@ -6,6 +6,8 @@
 //! - [`pipeline`]: closed world, from source and a host crate to one
 //!   statically linked executable ([`host_check`], [`inline_report`] and
 //!   [`runner`] are its steps).
+//! - [`emit_object`]: the same pipeline to a static archive and the
+//!   metadata of its typed bindings, for a Rust crate's `build.rs`.
 //!
 //! This crate links LLVM 22 through inkwell; the `xtask` CLI does not.
 
@@ -14,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod codegen;
+pub mod emit_object;
 pub mod free_calls;
 pub mod frontend;
 pub mod host_check;
@@ -22,5 +25,4 @@ pub mod ir_walk;
 pub mod jit;
 pub mod pipeline;
 pub mod raise;
-pub mod run_stack;
 pub mod runner;

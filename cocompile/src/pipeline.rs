@@ -149,6 +149,32 @@ pub enum PipelineError {
     /// Linking the executable failed.
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
+    /// An embedded program's name is not a Rust identifier.
+    #[error(
+        "`{0}` cannot name an embedded program: use a lowercase Rust identifier (letters, digits, `_`), such as `pricing`"
+    )]
+    BadProgramName(String),
+    /// `for_build_script` ran outside a build script.
+    #[error(
+        "`{0}` is not set: emit_object::for_build_script runs from a build.rs; call emit_object with explicit paths elsewhere"
+    )]
+    NotInBuildScript(&'static str),
+    /// The embedding crate is built for another target.
+    #[error(
+        "the crate is built for `{target}`, but relon-cocompile emits objects for this machine (`{host}`) only; build for `{host}`"
+    )]
+    CrossTarget {
+        /// Cargo's target.
+        target: String,
+        /// Ours.
+        host: String,
+    },
+    /// A `#main` schema has no binary layout.
+    #[error("{0}")]
+    Layout(String),
+    /// The typed bindings could not be generated.
+    #[error(transparent)]
+    Bindings(#[from] relon_bindings::BindingsError),
 }
 
 /// The Rust target triple of this machine.
@@ -159,13 +185,21 @@ pub fn host_triple() -> String {
         .replace("-pc-", "-unknown-")
 }
 
-struct Stopwatch {
+pub(crate) struct Stopwatch {
     timings: Vec<(&'static str, Duration)>,
     last: Instant,
 }
 
 impl Stopwatch {
-    fn lap(&mut self, stage: &'static str) {
+    /// A stopwatch started now.
+    pub(crate) fn start() -> Stopwatch {
+        Stopwatch {
+            timings: Vec::new(),
+            last: Instant::now(),
+        }
+    }
+
+    pub(crate) fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
         self.timings.push((stage, now - self.last));
         self.last = now;
@@ -174,10 +208,7 @@ impl Stopwatch {
 
 /// Run the whole closed-world pipeline.
 pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineError> {
-    let mut clock = Stopwatch {
-        timings: Vec::new(),
-        last: Instant::now(),
-    };
+    let mut clock = Stopwatch::start();
     let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io {
         action: "could not read",
         path: req.source.clone(),
@@ -209,16 +240,7 @@ pub fn cocompile_lowered(
     host: Option<&HostCrate>,
     program: &frontend::LoweredProgram,
 ) -> Result<CocompileOutcome, PipelineError> {
-    cocompile_program(
-        req,
-        source_name,
-        host,
-        program,
-        Stopwatch {
-            timings: Vec::new(),
-            last: Instant::now(),
-        },
-    )
+    cocompile_program(req, source_name, host, program, Stopwatch::start())
 }
 
 fn cocompile_program(
@@ -228,8 +250,111 @@ fn cocompile_program(
     program: &frontend::LoweredProgram,
     mut clock: Stopwatch,
 ) -> Result<CocompileOutcome, PipelineError> {
+    let built = build_object(
+        &ObjectSettings {
+            target_cpu: &req.target_cpu,
+            grants: &req.grants,
+            build_dir: &req.build_dir,
+            entry_symbol: relon_runtime_contract::ENTRY_SYMBOL,
+        },
+        source_name,
+        host,
+        program,
+        &mut clock,
+    )?;
+    let schema_json = |schema: &relon_abi::schema_canonical::Schema| {
+        serde_json::to_string(schema).unwrap_or_default()
+    };
+    let (main_schema, return_schema) = (
+        schema_json(&program.lowered.main_schema),
+        schema_json(&program.lowered.return_schema),
+    );
+    let binary = build_runner(&RunnerInput {
+        build_dir: &req.build_dir,
+        output: &req.output,
+        object: &built.object,
+        source_name,
+        layout: program.layout.as_ref(),
+        schemas: (&main_schema, &return_schema),
+        const_data: &built.const_data,
+        trap_sites: &built.trap_sites,
+        target_triple: &host_triple(),
+        target_cpu: &req.target_cpu,
+    })?;
+    clock.lap("static link");
+
+    let mut written = Vec::new();
+    for kind in &req.emit {
+        let from = match kind {
+            EmitKind::Ll => built.optimized_ll.clone(),
+            EmitKind::Bc => built.optimized.clone(),
+            EmitKind::Obj => built.object.clone(),
+            EmitKind::Asm => {
+                let asm = built.work.path().join("app.s");
+                relon_bitcode::tools::run(llc(
+                    &built.tools,
+                    &req.target_cpu,
+                    "asm",
+                    &built.optimized,
+                    &asm,
+                ))?;
+                asm
+            }
+        };
+        let mut name = req.output.as_os_str().to_owned();
+        name.push(".");
+        name.push(kind.extension());
+        let to = PathBuf::from(name);
+        place_atomically(&from, &to)?;
+        written.push(to);
+    }
+    place_atomically(&binary, &req.output)?;
+    clock.lap("write outputs");
+    Ok(CocompileOutcome {
+        output: req.output.clone(),
+        emitted: written,
+        inlining: built.inlining,
+        timings: clock.timings,
+    })
+}
+
+/// What the object build needs besides the program.
+pub(crate) struct ObjectSettings<'a> {
+    /// `target-cpu` of the emitted code and the host crate.
+    pub target_cpu: &'a str,
+    /// Capabilities granted.
+    pub grants: &'a [String],
+    /// Cache for host builds; the work directory is made inside it.
+    pub build_dir: &'a Path,
+    /// Name of the exported entry (the metered one adds `METERED_SUFFIX`).
+    pub entry_symbol: &'a str,
+}
+
+/// An optimized object and what was learned making it. The files live in
+/// `work`, removed when this is dropped.
+pub(crate) struct ObjectBuild {
+    pub work: tempfile::TempDir,
+    pub tools: LlvmTools,
+    pub object: PathBuf,
+    pub optimized: PathBuf,
+    pub optimized_ll: PathBuf,
+    pub const_data: Vec<u8>,
+    pub trap_sites: Vec<relon_runtime_contract::TrapSite>,
+    pub inlining: Vec<InlineDecision>,
+    pub host_functions: Vec<String>,
+}
+
+/// Steps 2 to 4: code generation, the host crate to bitcode, link,
+/// internalize all but the two entries, O3, and `llc` to an object.
+pub(crate) fn build_object(
+    settings: &ObjectSettings<'_>,
+    source_name: &str,
+    host: Option<&HostCrate>,
+    program: &frontend::LoweredProgram,
+    clock: &mut Stopwatch,
+) -> Result<ObjectBuild, PipelineError> {
     let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
-    let granted = grant_bits(&req.grants)?;
+    let granted = grant_bits(settings.grants)?;
     let imports = &program.lowered.module.imports;
     let used: Vec<&HostFnDecl> = imports
         .iter()
@@ -250,23 +375,45 @@ fn cocompile_program(
             fallible: d.fallible,
         })
         .collect();
-    let mut options = CodegenOptions::closed_world(symbols, &req.target_cpu);
+    let mut options = CodegenOptions::closed_world(symbols, settings.target_cpu);
     options.granted_caps = granted;
     let emitted = codegen::emit_module(&ctx, source_name, &program.lowered.module, &options)?;
+    let entry = settings.entry_symbol;
+    let metered_entry = format!("{entry}{}", relon_runtime_contract::METERED_SUFFIX);
+    if entry != relon_runtime_contract::ENTRY_SYMBOL {
+        for (from, to) in [
+            (
+                relon_runtime_contract::ENTRY_SYMBOL.to_string(),
+                entry.to_string(),
+            ),
+            (
+                format!(
+                    "{}{}",
+                    relon_runtime_contract::ENTRY_SYMBOL,
+                    relon_runtime_contract::METERED_SUFFIX
+                ),
+                metered_entry.clone(),
+            ),
+        ] {
+            if let Some(function) = emitted.module.get_function(&from) {
+                function.as_global_value().set_name(&to);
+            }
+        }
+    }
     clock.lap("code generation");
 
     let tools = LlvmTools::discover()?;
-    std::fs::create_dir_all(&req.build_dir).map_err(|source| PipelineError::Io {
+    std::fs::create_dir_all(settings.build_dir).map_err(|source| PipelineError::Io {
         action: "could not create",
-        path: req.build_dir.clone(),
+        path: settings.build_dir.to_path_buf(),
         source,
     })?;
     let work = tempfile::Builder::new()
         .prefix("cocompile-")
-        .tempdir_in(&req.build_dir)
+        .tempdir_in(settings.build_dir)
         .map_err(|source| PipelineError::Io {
             action: "could not create a work directory in",
-            path: req.build_dir.clone(),
+            path: settings.build_dir.to_path_buf(),
             source,
         })?;
     let app_bc = work.path().join("app.bc");
@@ -283,9 +430,9 @@ fn cocompile_program(
         let bitcode = relon_bitcode::build_host_crate(
             host,
             &HostBuildOptions {
-                target_dir: req.build_dir.join("host-target"),
+                target_dir: settings.build_dir.join("host-target"),
                 bitcode_dir: work.path().join("host-bc"),
-                target_cpu: req.target_cpu.clone(),
+                target_cpu: settings.target_cpu.to_string(),
                 target_triple: host_triple(),
             },
         )?;
@@ -306,11 +453,9 @@ fn cocompile_program(
     let mut opt = Command::new(&tools.opt);
     opt.arg("-passes=internalize,default<O3>")
         .arg(format!(
-            "-internalize-public-api-list={0},{0}{1}",
-            relon_runtime_contract::ENTRY_SYMBOL,
-            relon_runtime_contract::METERED_SUFFIX
+            "-internalize-public-api-list={entry},{metered_entry}"
         ))
-        .arg(format!("-mcpu={}", req.target_cpu))
+        .arg(format!("-mcpu={}", settings.target_cpu))
         .arg("-pass-remarks-filter=inline")
         .arg("-pass-remarks-output")
         .arg(&remarks)
@@ -321,7 +466,7 @@ fn cocompile_program(
     clock.lap("opt (internalize, O3)");
 
     let object = work.path().join("app.o");
-    relon_bitcode::tools::run(llc(&tools, &req.target_cpu, "obj", &optimized, &object))?;
+    relon_bitcode::tools::run(llc(&tools, settings.target_cpu, "obj", &optimized, &object))?;
     clock.lap("llc");
 
     let optimized_ll = work.path().join("optimized.ll");
@@ -335,54 +480,16 @@ fn cocompile_program(
             source,
         })?;
     let inlining = inline_decisions(&emitted.host_call_sites, &remarks, &optimized_text);
-
-    let schema_json = |schema: &relon_abi::schema_canonical::Schema| {
-        serde_json::to_string(schema).unwrap_or_default()
-    };
-    let (main_schema, return_schema) = (
-        schema_json(&program.lowered.main_schema),
-        schema_json(&program.lowered.return_schema),
-    );
-    let binary = build_runner(&RunnerInput {
-        build_dir: &req.build_dir,
-        output: &req.output,
-        object: &object,
-        source_name,
-        layout: program.layout.as_ref(),
-        schemas: (&main_schema, &return_schema),
-        const_data: &emitted.const_data,
-        trap_sites: &emitted.trap_sites,
-        target_triple: &host_triple(),
-        target_cpu: &req.target_cpu,
-    })?;
-    clock.lap("static link");
-
-    let mut written = Vec::new();
-    for kind in &req.emit {
-        let from = match kind {
-            EmitKind::Ll => optimized_ll.clone(),
-            EmitKind::Bc => optimized.clone(),
-            EmitKind::Obj => object.clone(),
-            EmitKind::Asm => {
-                let asm = work.path().join("app.s");
-                relon_bitcode::tools::run(llc(&tools, &req.target_cpu, "asm", &optimized, &asm))?;
-                asm
-            }
-        };
-        let mut name = req.output.as_os_str().to_owned();
-        name.push(".");
-        name.push(kind.extension());
-        let to = PathBuf::from(name);
-        place_atomically(&from, &to)?;
-        written.push(to);
-    }
-    place_atomically(&binary, &req.output)?;
-    clock.lap("write outputs");
-    Ok(CocompileOutcome {
-        output: req.output.clone(),
-        emitted: written,
+    Ok(ObjectBuild {
+        work,
+        tools,
+        object,
+        optimized,
+        optimized_ll,
+        const_data: emitted.const_data,
+        trap_sites: emitted.trap_sites,
         inlining,
-        timings: clock.timings,
+        host_functions: used.iter().map(|d| d.name.clone()).collect(),
     })
 }
 
@@ -398,7 +505,7 @@ fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path
     cmd
 }
 
-fn grant_bits(grants: &[String]) -> Result<BTreeSet<u32>, PipelineError> {
+pub(crate) fn grant_bits(grants: &[String]) -> Result<BTreeSet<u32>, PipelineError> {
     grants
         .iter()
         .map(|g| {
@@ -426,7 +533,7 @@ fn check_grants(used: &[&HostFnDecl], granted: &BTreeSet<u32>) -> Result<(), Pip
 
 /// Copy `from` next to `to` and rename it over `to`, so `to` is either the
 /// old file or the complete new one, never a partial write.
-fn place_atomically(from: &Path, to: &Path) -> Result<(), PipelineError> {
+pub(crate) fn place_atomically(from: &Path, to: &Path) -> Result<(), PipelineError> {
     let parent = match to.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

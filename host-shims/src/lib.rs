@@ -17,8 +17,14 @@ pub mod arena;
 pub mod args;
 pub mod bench;
 pub mod case_map;
+#[cfg(feature = "embed")]
+pub mod embed;
 pub mod json;
 pub mod rt;
+#[cfg(feature = "embed")]
+pub mod run_stack;
+#[cfg(feature = "values")]
+pub mod trap_error;
 #[cfg(feature = "values")]
 pub mod values;
 

@@ -193,6 +193,7 @@ fn llvm_present() -> bool {
         "bin/opt",
         "bin/llc",
         "bin/llvm-dis",
+        "bin/llvm-ar",
     ]
     .iter()
     .all(|tool| Path::new(LLVM_PREFIX).join(tool).is_file())

@@ -1,4 +1,6 @@
-//! A deep stack for JIT'd code, reused across runs on the same thread.
+//! A deep stack for compiled Relon code called in process (the JIT
+//! evaluator, programs embedded in a Rust crate), reused across runs on the
+//! same thread.
 //!
 //! Compiled Relon recursion is bounded by its depth limit, not by the
 //! caller's stack, so each run switches to a large stack. Reserving one
