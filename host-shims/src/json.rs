@@ -9,6 +9,7 @@
 
 use relon_runtime_contract::{ProgramDesc, ScalarType};
 use serde_json::Value as Json;
+use std::fmt::Write as _;
 
 /// One scalar argument or result.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,9 +24,27 @@ pub enum ScalarValue {
 
 /// Parse the `#main` arguments object into parameter order.
 pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarValue>, String> {
-    if let Some(values) = parse_flat(text, program) {
-        return Ok(values);
+    let mut values = Vec::new();
+    parse_arguments_into(text, program, &mut values)?;
+    Ok(values)
+}
+
+/// [`parse_arguments`] into `values` (cleared first), which keeps its
+/// allocation from call to call: a flat object allocates nothing.
+pub fn parse_arguments_into(
+    text: &str,
+    program: &ProgramDesc,
+    values: &mut Vec<ScalarValue>,
+) -> Result<(), String> {
+    if parse_flat(text, program, values) {
+        return Ok(());
     }
+    *values = parse_full(text, program)?;
+    Ok(())
+}
+
+/// The full parser: any JSON, and a message for every error.
+fn parse_full(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarValue>, String> {
     let json: Json = serde_json::from_str(text.trim())
         .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
     let Json::Object(map) = json else {
@@ -60,15 +79,32 @@ pub fn parse_arguments(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarVa
 /// The fast path: a flat object whose keys are exactly the parameters,
 /// without escapes, whose values read as their types. Anything else
 /// (including every error) goes to the full parser, which explains it.
-fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
+/// Fills `values` in parameter order and says whether it could.
+fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) -> bool {
+    let params = program.params.len();
+    if params > 64 {
+        return false;
+    }
+    values.clear();
+    values.resize(params, ScalarValue::Int(0));
+    let all = if params == 64 {
+        u64::MAX
+    } else {
+        (1u64 << params) - 1
+    };
+    parse_flat_fields(text, program, values) == Some(all)
+}
+
+/// The flat-object scan; the set of parameters seen, as bits.
+fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<u64> {
     let bytes = text.as_bytes();
+    let mut seen = 0u64;
     let mut at = 0;
     let skip_ws = |at: &mut usize| {
         while *at < bytes.len() && bytes[*at].is_ascii_whitespace() {
             *at += 1;
         }
     };
-    let mut values: Vec<Option<ScalarValue>> = vec![None; program.params.len()];
     skip_ws(&mut at);
     if bytes.get(at) != Some(&b'{') {
         return None;
@@ -108,34 +144,24 @@ fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
                 }
             }
             let raw = &text[value_start..at];
-            if !raw.starts_with(['"', 't', 'f']) && !is_json_number(raw) {
-                return None;
-            }
             let index = program.params.iter().position(|p| p.name == name)?;
-            if values[index].is_some() {
+            if seen & (1 << index) != 0 {
                 return None;
             }
-            values[index] = Some(match program.params[index].ty {
-                ScalarType::Int if !raw.contains(['.', 'e', 'E']) => {
-                    ScalarValue::Int(raw.parse().ok()?)
-                }
+            seen |= 1 << index;
+            values[index] = match program.params[index].ty {
+                ScalarType::Int => ScalarValue::Int(json_int(raw.as_bytes())?),
                 ScalarType::Float => ScalarValue::Float(match raw {
                     "\"NaN\"" => f64::NAN,
                     "\"Infinity\"" => f64::INFINITY,
                     "\"-Infinity\"" => f64::NEG_INFINITY,
-                    number
-                        if number.starts_with([
-                            '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
-                        ]) =>
-                    {
-                        number.parse().ok()?
-                    }
+                    number if is_json_number(number) => number.parse().ok()?,
                     _ => return None,
                 }),
                 ScalarType::Bool if raw == "true" => ScalarValue::Bool(true),
                 ScalarType::Bool if raw == "false" => ScalarValue::Bool(false),
                 _ => return None,
-            });
+            };
             skip_ws(&mut at);
             match bytes.get(at) {
                 Some(b',') => at += 1,
@@ -151,7 +177,35 @@ fn parse_flat(text: &str, program: &ProgramDesc) -> Option<Vec<ScalarValue>> {
     if at != bytes.len() {
         return None;
     }
-    values.into_iter().collect()
+    Some(seen)
+}
+
+/// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range; `None` for
+/// anything else (a fraction, an exponent, an overflow), which the full
+/// parser then explains.
+fn json_int(raw: &[u8]) -> Option<i64> {
+    let (negative, digits) = match raw {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, raw),
+    };
+    match digits {
+        [] => return None,
+        [b'0', _, ..] => return None,
+        _ => {}
+    }
+    // Accumulate negatively: i64::MIN has no positive counterpart.
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
 }
 
 /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`: JSON's number grammar.
@@ -224,22 +278,49 @@ pub fn parse_scalar(value: &Json, ty: ScalarType) -> Result<ScalarValue, String>
 
 /// Format a result.
 pub fn format_value(value: ScalarValue) -> String {
+    let mut out = String::new();
+    format_value_into(&mut out, value);
+    out
+}
+
+/// [`format_value`] into `out` (cleared first), which keeps its allocation.
+pub fn format_value_into(out: &mut String, value: ScalarValue) {
+    out.clear();
     match value {
-        ScalarValue::Int(i) => i.to_string(),
-        ScalarValue::Bool(b) => b.to_string(),
-        ScalarValue::Float(f) if f.is_nan() => "\"NaN\"".into(),
-        ScalarValue::Float(f) if f.is_infinite() => if f > 0.0 {
+        ScalarValue::Int(i) => push_int(out, i),
+        ScalarValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        ScalarValue::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
+        ScalarValue::Float(f) if f.is_infinite() => out.push_str(if f > 0.0 {
             "\"Infinity\""
         } else {
             "\"-Infinity\""
-        }
-        .into(),
+        }),
         ScalarValue::Float(f) => {
             // `{:?}` is Rust's shortest round-trip form and always shows a
             // fraction or an exponent ("8.0", "1e300", "-0.0").
-            format!("{f:?}")
+            let _ = write!(out, "{f:?}");
         }
     }
+}
+
+/// Decimal digits of `i`, as `i.to_string()` writes them, without the
+/// formatting machinery.
+fn push_int(out: &mut String, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 fn article(ty: ScalarType) -> &'static str {
@@ -349,9 +430,11 @@ mod tests {
             r#"{"n": 1, "x": -0.0, "b": true}"#,
             r#"{"n": 1, "x": 0.1, "b": true}"#,
             r#"{"n": 1, "x": 3, "b": true}"#,
+            r#"{"n": 9223372036854775807, "x": 3, "b": true}"#,
         ];
         for text in cases {
-            let fast = parse_flat(text, &PROGRAM).expect(text);
+            let mut fast = vec![ScalarValue::Bool(true); 7];
+            assert!(parse_flat(text, &PROGRAM, &mut fast), "{text}");
             let json: Json = serde_json::from_str(text).unwrap();
             let full: Vec<ScalarValue> = PROGRAM
                 .params
@@ -379,9 +462,34 @@ mod tests {
             r#"{"n": +1, "x": 1.0, "b": true}"#,
             r#"{"n": 01, "x": 1.0, "b": true}"#,
             r#"{"n": 1, "x": 1., "b": true}"#,
+            r#"{"n": 9223372036854775808, "x": 1.0, "b": true}"#,
+            r#"{"n": -0.0, "x": 1.0, "b": true}"#,
+            r#"{"n": 1e3, "x": 1.0, "b": true}"#,
+            r#"{"n": -, "x": 1.0, "b": true}"#,
         ] {
-            assert!(parse_flat(text, &PROGRAM).is_none(), "{text}");
+            assert!(!parse_flat(text, &PROGRAM, &mut Vec::new()), "{text}");
         }
+    }
+
+    #[test]
+    fn ints_format_as_to_string_does() {
+        let mut out = String::from("stale");
+        for i in [
+            0,
+            7,
+            -7,
+            10,
+            1_000_000,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+            -10,
+        ] {
+            format_value_into(&mut out, ScalarValue::Int(i));
+            assert_eq!(out, i.to_string());
+        }
+        format_value_into(&mut out, ScalarValue::Bool(false));
+        assert_eq!(out, "false");
     }
 
     #[test]
