@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use relon_abi::schema_canonical::{Field, Schema, TypeRepr};
+use relon_host_shims::values::type_name;
 
 use crate::{BindingsError, EmitObjectInfo, EntryShape, GENERATOR_VERSION};
 
@@ -290,7 +291,11 @@ impl NamedTypes {
                     .iter()
                     .map(|f| self.rust_type(&f.ty))
                     .collect::<Result<Vec<_>, _>>()?;
-                format!("({},)", items.join(", "))
+                if items.is_empty() {
+                    "()".into()
+                } else {
+                    format!("({},)", items.join(", "))
+                }
             }
             TypeRepr::Schema { schema } => {
                 self.add(&schema.name, TypeDef::Record(schema.fields.clone()))?;
@@ -472,33 +477,27 @@ fn write_enum(
     Ok(())
 }
 
-/// The Relon spelling of a type, for doc comments.
-fn type_name(ty: &TypeRepr) -> String {
-    match ty {
-        TypeRepr::Unit => "Unit".into(),
-        TypeRepr::Bool => "Bool".into(),
-        TypeRepr::Int => "Int".into(),
-        TypeRepr::Float => "Float".into(),
-        TypeRepr::String => "String".into(),
-        TypeRepr::List { element } => format!("List<{}>", type_name(element)),
-        TypeRepr::Option { inner } => format!("Option<{}>", type_name(inner)),
-        TypeRepr::Result { ok, err } => format!("Result<{}, {}>", type_name(ok), type_name(err)),
-        TypeRepr::Enum { name, .. } => name.clone(),
-        TypeRepr::Schema { schema } if schema.is_tuple => {
-            let items: Vec<String> = schema.fields.iter().map(|f| type_name(&f.ty)).collect();
-            format!("Tuple<{}>", items.join(", "))
-        }
-        TypeRepr::Schema { schema } => schema.name.clone(),
-        TypeRepr::Closure { .. } => "closure".into(),
-    }
-}
-
-const KEYWORDS: [&str; 38] = [
-    "as", "async", "await", "box", "break", "const", "continue", "do", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-    "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type",
-    "unsafe", "use", "where", "while",
+/// Rust's keywords and reserved words (2024 edition): a field named so
+/// becomes a raw identifier; a type or program may not be named so.
+const KEYWORDS: [&str; 48] = [
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
 ];
+
+/// Whether `name` can name an embedded program: a lowercase Rust
+/// identifier (the bindings function's name) that is not a keyword.
+pub fn is_program_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name != "_"
+        && !KEYWORDS.contains(&name)
+        && !matches!(name, "self" | "super" | "crate")
+}
 
 /// A Relon field name as a Rust field identifier.
 fn field_ident(name: &str) -> String {
@@ -543,5 +542,10 @@ mod tests {
         assert!(!is_type_ident("Option"));
         assert!(!is_type_ident("Grade.Pass"));
         assert!(is_type_ident("Quote"));
+        assert_eq!(field_ident("yield"), "r#yield");
+        assert!(is_program_name("pricing_v2"));
+        for bad in ["match", "self", "Pricing", "2x", "_", "a-b", ""] {
+            assert!(!is_program_name(bad), "{bad}");
+        }
     }
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use relon_abi::schema_canonical::Schema;
 use serde::{Deserialize, Serialize};
 
-pub use generate::{GenerateOptions, generate, generate_with};
+pub use generate::{GenerateOptions, generate, generate_with, is_program_name};
 
 /// Version of the object-and-metadata format: the emitter stamps it, the
 /// generator refuses any other. Bumped whenever the entry ABI, the
@@ -169,11 +169,20 @@ pub fn write_bindings(info: &EmitObjectInfo, path: &Path) -> Result<(), Bindings
     if std::fs::read_to_string(path).is_ok_and(|old| old == source) {
         return Ok(());
     }
-    std::fs::write(path, source).map_err(|source| BindingsError::Io {
-        action: "could not write",
-        path: path.to_path_buf(),
-        source,
-    })
+    // Through a temporary file and a rename: never a half-written file.
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(".tmp");
+    let staged = PathBuf::from(staged);
+    let io = |action: &'static str, at: &Path| {
+        let path = at.to_path_buf();
+        move |source| BindingsError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::write(&staged, source).map_err(io("could not write", &staged))?;
+    std::fs::rename(&staged, path).map_err(io("could not write", path))
 }
 
 /// The lines a `build.rs` prints so cargo links the archive and reruns

@@ -4,12 +4,13 @@
 //!
 //! [`emit_object`] runs the closed-world pipeline up to the optimized
 //! object (host crate co-compiled and inlined, everything internal but the
-//! two entries), renames the entries to `relon_entry_<name>` and
-//! `relon_entry_<name>_metered` so several programs can live in one
-//! crate, and writes three files into the output directory, each by an
-//! atomic rename, none if anything fails:
+//! two entries), renames the entries to `relon_entry_<name>_<tag>` and
+//! `relon_entry_<name>_<tag>_metered` (the tag tells apart programs of one
+//! name in different crates), checks that its bindings can be generated,
+//! and writes three files into the output directory, each by an atomic
+//! rename, none if anything fails:
 //!
-//! - `librelon_<name>.a`: the object;
+//! - `librelon_<name>_<tag>.a`: the object;
 //! - `<name>.const.bin`: the constant data the entry expects in its arena;
 //! - `<name>.relon.json`: the [`EmitObjectInfo`].
 //!
@@ -29,7 +30,8 @@ use relon_host_shims::values::type_name;
 
 use crate::frontend;
 use crate::pipeline::{
-    ObjectSettings, PipelineError, Stopwatch, build_object, host_triple, place_atomically,
+    FrontEnd, ObjectSettings, PipelineError, Stopwatch, build_object, host_triple,
+    place_atomically, read_and_lower,
 };
 
 /// One program to compile for linking into a Rust crate.
@@ -50,6 +52,11 @@ pub struct EmitObjectRequest {
     pub grants: Vec<String>,
     /// Cache for the host crate's build.
     pub build_dir: PathBuf,
+    /// Makes the symbols unique beyond the name: two crates in one binary
+    /// may each embed a program called `pricing`. Defaults to a hash of the
+    /// name and the source's absolute path; `for_build_script` uses the
+    /// package's name and version.
+    pub symbol_tag: Option<String>,
 }
 
 impl EmitObjectRequest {
@@ -69,6 +76,7 @@ impl EmitObjectRequest {
             out_dir,
             target_cpu: "x86-64".into(),
             grants: Vec::new(),
+            symbol_tag: None,
         }
     }
 
@@ -81,30 +89,25 @@ impl EmitObjectRequest {
 
 /// Compile `req.source` to an archive and its metadata; see the module docs.
 pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineError> {
-    if !is_rust_ident(&req.name) {
+    if !relon_bindings::is_program_name(&req.name) {
         return Err(PipelineError::BadProgramName(req.name.clone()));
     }
     let mut clock = Stopwatch::start();
-    let source_text = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io {
-        action: "could not read",
-        path: req.source.clone(),
-        source,
-    })?;
-    let source_name = req
-        .source
-        .file_name()
-        .map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
-    let host = req
-        .host
-        .as_deref()
-        .map(relon_bitcode::read_host_crate)
-        .transpose()?;
-    let decls = host
-        .as_ref()
-        .map(|h| h.functions.clone())
-        .unwrap_or_default();
-    let program = frontend::lower_source(&source_name, &source_text, &decls)?;
-    let entry_symbol = format!("{}_{}", relon_runtime_contract::ENTRY_SYMBOL, req.name);
+    let FrontEnd {
+        source_name,
+        host,
+        program,
+    } = read_and_lower(&req.source, req.host.as_deref())?;
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let tag = req
+        .symbol_tag
+        .clone()
+        .unwrap_or_else(|| short_hash(&[&req.name, &absolute(&req.source).to_string_lossy()]));
+    let entry_symbol = format!(
+        "{}_{}_{tag}",
+        relon_runtime_contract::ENTRY_SYMBOL,
+        req.name
+    );
     let built = build_object(
         &ObjectSettings {
             target_cpu: &req.target_cpu,
@@ -118,7 +121,7 @@ pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineEr
         &mut clock,
     )?;
 
-    let link_name = format!("relon_{}", req.name);
+    let link_name = format!("relon_{}_{tag}", req.name);
     let staged_archive = built.work.path().join(format!("lib{link_name}.a"));
     let mut ar = Command::new(&built.tools.llvm_ar);
     ar.arg("rcs").arg(&staged_archive).arg(&built.object);
@@ -130,7 +133,6 @@ pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineEr
         source,
     })?;
 
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let out_dir = absolute(&req.out_dir);
     let archive = out_dir.join(format!("lib{link_name}.a"));
     let const_data = out_dir.join(format!("{}.const.bin", req.name));
@@ -170,13 +172,44 @@ pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineEr
         path: staged_meta.clone(),
         source,
     })?;
-    place_atomically(&staged_archive, &archive)?;
-    place_atomically(&staged_const, &const_data)?;
-    place_atomically(
-        &staged_meta,
-        &out_dir.join(format!("{}.relon.json", req.name)),
-    )?;
+    // Bindings that cannot be generated fail the build before anything is placed.
+    relon_bindings::generate(&info)?;
+    place_all(&[
+        (&staged_archive, &archive),
+        (&staged_const, &const_data),
+        (
+            &staged_meta,
+            &out_dir.join(format!("{}.relon.json", req.name)),
+        ),
+    ])?;
     Ok(info)
+}
+
+/// Place each staged file; if one fails, remove those already placed, so
+/// the outputs are all new or absent, never a mix with a failed build.
+fn place_all(files: &[(&Path, &Path)]) -> Result<(), PipelineError> {
+    for (i, (from, to)) in files.iter().enumerate() {
+        if let Err(error) = place_atomically(from, to) {
+            for (_, placed) in &files[..i] {
+                let _ = std::fs::remove_file(placed);
+            }
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// 16 hex digits of a stable hash of `parts` (FNV-1a: the same on every
+/// machine and toolchain, so rebuilds are byte-identical).
+fn short_hash(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
 }
 
 /// From a `build.rs`: compile `source` (relative to the crate's manifest
@@ -206,6 +239,12 @@ pub fn for_build_script(
         }
     }
     let mut req = EmitObjectRequest::new(name, manifest_dir.join(source), &out_dir);
+    let package = |key| std::env::var(key).unwrap_or_default();
+    req.symbol_tag = Some(short_hash(&[
+        &package("CARGO_PKG_NAME"),
+        &package("CARGO_PKG_VERSION"),
+        name,
+    ]));
     if let Some(host) = host {
         req = req.host(manifest_dir.join(host));
     }
@@ -268,12 +307,4 @@ fn result_type(ret: &Schema) -> String {
         [only] if ret.name == "Ret" && only.name == "value" => type_name(&only.ty),
         _ => ret.name.clone(),
     }
-}
-
-fn is_rust_ident(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && name != "_"
 }

@@ -209,27 +209,51 @@ impl Stopwatch {
 /// Run the whole closed-world pipeline.
 pub fn cocompile(req: &CocompileRequest) -> Result<CocompileOutcome, PipelineError> {
     let mut clock = Stopwatch::start();
-    let source = std::fs::read_to_string(&req.source).map_err(|source| PipelineError::Io {
+    let front = read_and_lower(&req.source, req.host.as_deref())?;
+    clock.lap("front end");
+    cocompile_program(
+        req,
+        &front.source_name,
+        front.host.as_ref(),
+        &front.program,
+        clock,
+    )
+}
+
+/// A source read and lowered, with its host crate's declarations.
+pub(crate) struct FrontEnd {
+    /// The source's file name, for messages.
+    pub source_name: String,
+    /// The host crate, if one was given.
+    pub host: Option<HostCrate>,
+    /// The lowered program.
+    pub program: frontend::LoweredProgram,
+}
+
+/// Step 1: read `source`, read the host crate's declarations, lower.
+pub(crate) fn read_and_lower(
+    source: &Path,
+    host: Option<&Path>,
+) -> Result<FrontEnd, PipelineError> {
+    let text = std::fs::read_to_string(source).map_err(|e| PipelineError::Io {
         action: "could not read",
-        path: req.source.clone(),
-        source,
+        path: source.to_path_buf(),
+        source: e,
     })?;
-    let source_name = req
-        .source
+    let source_name = source
         .file_name()
         .map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
-    let host = req
-        .host
-        .as_deref()
-        .map(relon_bitcode::read_host_crate)
-        .transpose()?;
+    let host = host.map(relon_bitcode::read_host_crate).transpose()?;
     let decls = host
         .as_ref()
         .map(|h| h.functions.clone())
         .unwrap_or_default();
-    let program = frontend::lower_source(&source_name, &source, &decls)?;
-    clock.lap("front end");
-    cocompile_program(req, &source_name, host.as_ref(), &program, clock)
+    let program = frontend::lower_source(&source_name, &text, &decls)?;
+    Ok(FrontEnd {
+        source_name,
+        host,
+        program,
+    })
 }
 
 /// The pipeline from an already lowered program on (the host crate, if

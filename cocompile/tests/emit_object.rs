@@ -53,25 +53,26 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn writes_an_archive_exporting_only_the_renamed_entries_and_its_metadata() {
     let out = tempfile::tempdir().unwrap();
-    let req = request("mixer", &fixture("programs/calls_mix.relon"), out.path())
+    let mut req = request("mixer", &fixture("programs/calls_mix.relon"), out.path())
         .host(common::test_host_dir());
+    req.symbol_tag = Some("t1".into());
     let info = emit_object(&req).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
 
     assert_eq!(
         files_in(out.path()),
-        ["librelon_mixer.a", "mixer.const.bin", "mixer.relon.json"]
+        ["librelon_mixer_t1.a", "mixer.const.bin", "mixer.relon.json"]
     );
     // Only the two entries are global: the host function was inlined and
     // internalized, so two programs (or the host crate itself) can be
     // linked into one crate.
     assert_eq!(
         defined_globals(&info.archive),
-        ["relon_entry_mixer", "relon_entry_mixer_metered"]
+        ["relon_entry_mixer_t1", "relon_entry_mixer_t1_metered"]
     );
     assert_eq!(info.generator_version, GENERATOR_VERSION);
     assert_eq!(info.host_functions, ["mix"]);
     assert!(matches!(info.shape, EntryShape::Scalars { .. }));
-    assert_eq!(info.link_name, "relon_mixer");
+    assert_eq!(info.link_name, "relon_mixer_t1");
     let on_disk = std::fs::read_to_string(out.path().join("mixer.relon.json")).unwrap();
     assert_eq!(
         relon_bindings::EmitObjectInfo::from_json(&on_disk).unwrap(),
@@ -92,7 +93,7 @@ fn writes_an_archive_exporting_only_the_renamed_entries_and_its_metadata() {
         "pub struct Request {",
         "pub n: i64,",
         "pub fn mixer(req: &Request) -> Result<i64, RuntimeError>",
-        "fn relon_entry_mixer_metered(state: *mut embed::EntryState) -> u32;",
+        "fn relon_entry_mixer_t1_metered(state: *mut embed::EntryState) -> u32;",
         "input.i64(0, req.n);",
     ] {
         assert!(bindings.contains(needle), "{needle} not in:\n{bindings}");
@@ -107,6 +108,17 @@ fn a_record_result_has_one_field_each_and_old_metadata_is_refused() {
         .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
     // A record result: one field per result field, with its offset.
     assert_eq!(info.shape, EntryShape::Values);
+    // Without a tag, the symbols carry a hash of the name and the source:
+    // another crate's `boxes` gets other symbols.
+    let tag = info
+        .entry_symbol
+        .strip_prefix("relon_entry_boxes_")
+        .expect("the name leads");
+    assert_eq!(tag.len(), 16, "{}", info.entry_symbol);
+    assert_eq!(
+        info.metered_entry_symbol,
+        format!("{}_metered", info.entry_symbol)
+    );
     assert_eq!(info.result_type, "Box");
     let result: Vec<(&str, &str)> = info
         .result
@@ -155,6 +167,22 @@ fn bad_input_is_refused_and_leaves_nothing() {
         ],
     );
 
+    refused(
+        &request("match", &program, out.path()),
+        &["`match` cannot name"],
+    );
+    // A program whose bindings cannot be generated places nothing either.
+    let clash = out.path().join("relon-build").join("clash.relon");
+    std::fs::create_dir_all(clash.parent().unwrap()).unwrap();
+    std::fs::write(
+        &clash,
+        "#schema Request { Int a: * }\n#main(Request r) -> Int\nr.a\n",
+    )
+    .unwrap();
+    refused(
+        &request("clash", &clash, out.path()),
+        &["type named `Request`", "GenerateOptions::request_type"],
+    );
     refused(
         &request("mixer", &fixture("programs/parse_error.relon"), out.path()),
         &["does not parse"],

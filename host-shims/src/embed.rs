@@ -299,49 +299,30 @@ fn mismatch(expected: &str, found: &Value) -> RuntimeError {
     }
 }
 
-impl ToRelon for i64 {
-    fn to_relon(&self) -> Value {
-        Value::Int(*self)
-    }
-}
-
-impl FromRelon for i64 {
-    fn from_relon(value: Value) -> Result<Self, RuntimeError> {
-        match value {
-            Value::Int(i) => Ok(i),
-            other => Err(mismatch("Int", &other)),
+macro_rules! scalars {
+    ($($rust:ty => $variant:ident, $relon:literal, |$t:ident| $to:expr, |$f:ident| $from:expr;)+) => {$(
+        impl ToRelon for $rust {
+            fn to_relon(&self) -> Value {
+                let $t = *self;
+                Value::$variant($to)
+            }
         }
-    }
-}
 
-impl ToRelon for f64 {
-    fn to_relon(&self) -> Value {
-        Value::Float((*self).into())
-    }
-}
-
-impl FromRelon for f64 {
-    fn from_relon(value: Value) -> Result<Self, RuntimeError> {
-        match value {
-            Value::Float(f) => Ok(f.0),
-            other => Err(mismatch("Float", &other)),
+        impl FromRelon for $rust {
+            fn from_relon(value: Value) -> Result<Self, RuntimeError> {
+                match value {
+                    Value::$variant($f) => Ok($from),
+                    other => Err(mismatch($relon, &other)),
+                }
+            }
         }
-    }
+    )+};
 }
 
-impl ToRelon for bool {
-    fn to_relon(&self) -> Value {
-        Value::Bool(*self)
-    }
-}
-
-impl FromRelon for bool {
-    fn from_relon(value: Value) -> Result<Self, RuntimeError> {
-        match value {
-            Value::Bool(b) => Ok(b),
-            other => Err(mismatch("Bool", &other)),
-        }
-    }
+scalars! {
+    i64 => Int, "Int", |v| v, |v| v;
+    f64 => Float, "Float", |v| v.into(), |v| v.0;
+    bool => Bool, "Bool", |v| v, |v| v;
 }
 
 impl ToRelon for String {
@@ -360,8 +341,9 @@ impl FromRelon for String {
 }
 
 impl ToRelon for () {
+    /// The ABI's `Unit` slot holds the `None` value.
     fn to_relon(&self) -> Value {
-        Value::Tuple(Arc::new(Vec::new()))
+        Value::option_none()
     }
 }
 
@@ -508,14 +490,9 @@ impl Fields {
     /// The fields of a record value (`name` for messages).
     pub fn of_record(value: Value, name: &str) -> Result<Fields, RuntimeError> {
         match value {
-            Value::Dict(dict) if dict.variant_of.is_none() => Ok(Fields {
-                owner: name.into(),
-                map: dict
-                    .map
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            }),
+            Value::Dict(dict) if dict.variant_of.is_none() => {
+                Ok(Fields::of_dict(name.into(), &dict))
+            }
             other => Err(mismatch(name, &other)),
         }
     }
@@ -525,19 +502,21 @@ impl Fields {
         match value {
             Value::Dict(dict) if dict.variant_of.as_deref() == Some(enum_name) => {
                 let variant = dict.brand.clone().unwrap_or_default();
-                Ok((
-                    variant.clone(),
-                    Fields {
-                        owner: format!("{enum_name}.{variant}"),
-                        map: dict
-                            .map
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
-                            .collect(),
-                    },
-                ))
+                let fields = Fields::of_dict(format!("{enum_name}.{variant}"), &dict);
+                Ok((variant, fields))
             }
             other => Err(mismatch(enum_name, &other)),
+        }
+    }
+
+    fn of_dict(owner: String, dict: &ValueDict) -> Fields {
+        Fields {
+            owner,
+            map: dict
+                .map
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         }
     }
 

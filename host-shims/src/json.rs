@@ -101,7 +101,7 @@ fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValu
     let mut seen = 0u64;
     let mut at = 0;
     let skip_ws = |at: &mut usize| {
-        while *at < bytes.len() && bytes[*at].is_ascii_whitespace() {
+        while *at < bytes.len() && matches!(bytes[*at], b' ' | b'\t' | b'\n' | b'\r') {
             *at += 1;
         }
     };
@@ -138,7 +138,7 @@ fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValu
             } else {
                 while at < bytes.len()
                     && !matches!(bytes[at], b',' | b'}')
-                    && !bytes[at].is_ascii_whitespace()
+                    && !matches!(bytes[at], b' ' | b'\t' | b'\n' | b'\r')
                 {
                     at += 1;
                 }
@@ -191,6 +191,8 @@ fn json_int(raw: &[u8]) -> Option<i64> {
     match digits {
         [] => return None,
         [b'0', _, ..] => return None,
+        // serde_json reads `-0` as the Float -0.0, which the full parser refuses.
+        [b'0'] if negative => return None,
         _ => {}
     }
     // Accumulate negatively: i64::MIN has no positive counterpart.
@@ -466,6 +468,8 @@ mod tests {
             r#"{"n": -0.0, "x": 1.0, "b": true}"#,
             r#"{"n": 1e3, "x": 1.0, "b": true}"#,
             r#"{"n": -, "x": 1.0, "b": true}"#,
+            r#"{"n": -0, "x": 1.0, "b": true}"#,
+            "{\x0c\"n\": 1, \"x\": 1.0, \"b\": true}",
         ] {
             assert!(!parse_flat(text, &PROGRAM, &mut Vec::new()), "{text}");
         }
