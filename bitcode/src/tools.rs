@@ -14,7 +14,7 @@ use std::process::Command;
 pub const LLVM_MAJOR: u32 = 22;
 
 /// Debian packages that provide everything the toolchain needs.
-pub const APT_PACKAGES: &str = "llvm-22 llvm-22-dev clang-22 lld-22 libpolly-22-dev libzstd-dev libffi-dev zlib1g-dev libxml2-dev";
+pub const APT_PACKAGES: &str = "llvm-22 llvm-22-dev clang-22 lld-22 libclang-rt-22-dev-wasm32 libpolly-22-dev libzstd-dev libffi-dev zlib1g-dev libxml2-dev";
 
 /// Paths of the LLVM tools the pipeline runs.
 #[derive(Debug, Clone)]
@@ -104,6 +104,50 @@ impl LlvmTools {
         let mut cmd = Command::new(&self.llvm_link);
         cmd.args(inputs).arg("-o").arg(output);
         run(cmd)
+    }
+}
+
+/// The wasm32 linker and the compiler-rt builtins it links (`__multi3`
+/// for 64-bit multiplication checks, and the like).
+#[derive(Debug, Clone)]
+pub struct WasmTools {
+    /// `wasm-ld` (package lld-22).
+    pub wasm_ld: PathBuf,
+    /// `libclang_rt.builtins-wasm32.a` (package libclang-rt-22-dev-wasm32).
+    pub builtins: PathBuf,
+}
+
+impl WasmTools {
+    /// Find both next to (or in place of) the LLVM tools.
+    pub fn discover() -> Result<WasmTools, ToolError> {
+        let prefixes: Vec<PathBuf> = match std::env::var_os("RELON_LLVM_BIN") {
+            Some(dir) => vec![Path::new(&dir).join("..")],
+            None => vec![PathBuf::from(format!("/usr/lib/llvm-{LLVM_MAJOR}"))],
+        };
+        let wasm_ld = prefixes
+            .iter()
+            .map(|p| p.join("bin/wasm-ld"))
+            .chain(which::which(format!("wasm-ld-{LLVM_MAJOR}")).ok())
+            .find(|p| p.is_file())
+            .ok_or(ToolError::Missing {
+                tool: "wasm-ld",
+                major: LLVM_MAJOR,
+                packages: APT_PACKAGES,
+            })?;
+        let builtins = prefixes
+            .iter()
+            .map(|p| {
+                p.join(format!(
+                    "lib/clang/{LLVM_MAJOR}/lib/wasi/libclang_rt.builtins-wasm32.a"
+                ))
+            })
+            .find(|p| p.is_file())
+            .ok_or(ToolError::Missing {
+                tool: "libclang_rt.builtins-wasm32.a",
+                major: LLVM_MAJOR,
+                packages: APT_PACKAGES,
+            })?;
+        Ok(WasmTools { wasm_ld, builtins })
     }
 }
 

@@ -8,6 +8,8 @@
 //!   [`runner`] are its steps).
 //! - [`emit_object`]: the same pipeline to a static archive and the
 //!   metadata of its typed bindings, for a Rust crate's `build.rs`.
+//! - [`wasm`]: the code generator for wasm32, linked into a module with
+//!   its dispatch plan.
 //!
 //! This crate links LLVM 22 through inkwell; the `xtask` CLI does not.
 
@@ -26,3 +28,4 @@ pub mod jit;
 pub mod pipeline;
 pub mod raise;
 pub mod runner;
+pub mod wasm;

@@ -239,6 +239,25 @@ impl Arena {
         status
     }
 
+    /// Where the output record's tail starts (the tail cursor's first value).
+    pub fn out_root(&self) -> u32 {
+        self.out_root
+    }
+
+    /// The whole arena, writable: for a host that runs the program in
+    /// another address space (a wasm32 module's memory) and copies the
+    /// arena back after the call.
+    pub fn arena_bytes_mut(&mut self) -> &mut [u8] {
+        self.bytes_mut()
+    }
+
+    /// Record the outcome of a call made elsewhere (see [`Self::arena_bytes_mut`]):
+    /// the trap code and site, and what `#main` returned.
+    pub fn record_outcome(&mut self, trap: (u32, u32), entry_result: i32) {
+        self.trap = trap;
+        self.entry_result = entry_result;
+    }
+
     /// Write one Int at `offset` of the output record.
     pub fn write_output_int(&mut self, offset: u32, value: i64) {
         let at = self.out_offset as usize + offset as usize;

@@ -98,6 +98,103 @@ pub struct EntryState {
     pub entry_result: i32,
 }
 
+/// [`EntryState`] as a wasm32 module sees it: the same fields in the same
+/// order, pointers 4 bytes wide (arena addresses in linear memory). Only
+/// its layout is used: the host writes these bytes into the module's
+/// memory, the code generator takes the offsets ([`StateOffsets::WASM32`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryStateWasm32 {
+    /// [`EntryState::arena`].
+    pub arena: u32,
+    /// [`EntryState::arena_len`].
+    pub arena_len: u32,
+    /// [`EntryState::scratch_cursor`].
+    pub scratch_cursor: u32,
+    /// [`EntryState::in_offset`].
+    pub in_offset: u32,
+    /// [`EntryState::in_len`].
+    pub in_len: u32,
+    /// [`EntryState::out_offset`].
+    pub out_offset: u32,
+    /// [`EntryState::out_cap`].
+    pub out_cap: u32,
+    /// [`EntryState::trap_code`].
+    pub trap_code: u32,
+    /// [`EntryState::trap_site`].
+    pub trap_site: u32,
+    /// [`EntryState::fuel`].
+    pub fuel: u64,
+    /// [`EntryState::depth_remaining`].
+    pub depth_remaining: u64,
+    /// [`EntryState::caps`].
+    pub caps: u64,
+    /// [`EntryState::host_context`].
+    pub host_context: u32,
+    /// [`EntryState::host_failure`].
+    pub host_failure: u32,
+    /// [`EntryState::tail_cursor`].
+    pub tail_cursor: u32,
+    /// [`EntryState::entry_result`].
+    pub entry_result: i32,
+}
+
+/// Byte offsets of the state's fields for one target: what emitted code
+/// loads and stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct StateOffsets {
+    pub arena: usize,
+    pub arena_len: usize,
+    pub scratch_cursor: usize,
+    pub in_offset: usize,
+    pub in_len: usize,
+    pub out_offset: usize,
+    pub out_cap: usize,
+    pub trap_code: usize,
+    pub trap_site: usize,
+    pub fuel: usize,
+    pub depth_remaining: usize,
+    pub caps: usize,
+    pub host_context: usize,
+    pub host_failure: usize,
+    pub tail_cursor: usize,
+    pub entry_result: usize,
+    /// Size of the struct.
+    pub size: usize,
+}
+
+macro_rules! state_offsets {
+    ($ty:ty) => {
+        StateOffsets {
+            arena: core::mem::offset_of!($ty, arena),
+            arena_len: core::mem::offset_of!($ty, arena_len),
+            scratch_cursor: core::mem::offset_of!($ty, scratch_cursor),
+            in_offset: core::mem::offset_of!($ty, in_offset),
+            in_len: core::mem::offset_of!($ty, in_len),
+            out_offset: core::mem::offset_of!($ty, out_offset),
+            out_cap: core::mem::offset_of!($ty, out_cap),
+            trap_code: core::mem::offset_of!($ty, trap_code),
+            trap_site: core::mem::offset_of!($ty, trap_site),
+            fuel: core::mem::offset_of!($ty, fuel),
+            depth_remaining: core::mem::offset_of!($ty, depth_remaining),
+            caps: core::mem::offset_of!($ty, caps),
+            host_context: core::mem::offset_of!($ty, host_context),
+            host_failure: core::mem::offset_of!($ty, host_failure),
+            tail_cursor: core::mem::offset_of!($ty, tail_cursor),
+            entry_result: core::mem::offset_of!($ty, entry_result),
+            size: core::mem::size_of::<$ty>(),
+        }
+    };
+}
+
+impl StateOffsets {
+    /// This machine's [`EntryState`].
+    pub const NATIVE: StateOffsets = state_offsets!(EntryState);
+    /// [`EntryStateWasm32`].
+    pub const WASM32: StateOffsets = state_offsets!(EntryStateWasm32);
+}
+
 /// Capacity of [`HostFailure::message`] in bytes.
 pub const HOST_FAILURE_MESSAGE_BYTES: usize = 240;
 
@@ -380,6 +477,25 @@ mod tests {
         assert_eq!(EntryState::OFFSET_TAIL_CURSOR, 80);
         assert_eq!(EntryState::OFFSET_ENTRY_RESULT, 84);
         assert_eq!(EntryState::SIZE, 88);
+    }
+
+    #[test]
+    fn the_wasm32_state_has_4_byte_pointers_and_8_byte_aligned_counters() {
+        let w = StateOffsets::WASM32;
+        assert_eq!(
+            (w.arena, w.arena_len, w.trap_code, w.trap_site),
+            (0, 4, 28, 32)
+        );
+        assert_eq!((w.fuel, w.depth_remaining, w.caps), (40, 48, 56));
+        assert_eq!(
+            (w.host_context, w.host_failure, w.tail_cursor),
+            (64, 68, 72)
+        );
+        assert_eq!((w.entry_result, w.size), (76, 80));
+        assert_eq!(
+            StateOffsets::NATIVE.tail_cursor,
+            EntryState::OFFSET_TAIL_CURSOR
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ const LLVM_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "clang-22",
     "lld-22",
+    "libclang-rt-22-dev-wasm32",
     "libpolly-22-dev",
     "libzstd-dev",
     "libffi-dev",
@@ -157,6 +158,30 @@ fn absolute_paths(args: &[String]) -> Vec<String> {
 
 /// Make sure LLVM 22 and its tools are installed.
 fn setup() -> Result<(), String> {
+    setup_llvm()?;
+    setup_wasm32_target()
+}
+
+/// Rust's wasm32 target: the runtime helpers of wasm32 modules are built with it.
+fn setup_wasm32_target() -> Result<(), String> {
+    let sysroot = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("could not run rustc: {e}"))?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    if Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-unknown-unknown")
+        .is_dir()
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: Rust's wasm32 target is missing; installing it: rustup target add wasm32-unknown-unknown"
+    );
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn setup_llvm() -> Result<(), String> {
     if llvm_present() {
         return Ok(());
     }
@@ -194,6 +219,8 @@ fn llvm_present() -> bool {
         "bin/llc",
         "bin/llvm-dis",
         "bin/llvm-ar",
+        "bin/wasm-ld",
+        "lib/clang/22/lib/wasi/libclang_rt.builtins-wasm32.a",
     ]
     .iter()
     .all(|tool| Path::new(LLVM_PREFIX).join(tool).is_file())

@@ -14,7 +14,7 @@ use relon_ir::ir::{ClosureCapture, IrType, NO_CAPABILITY_BIT, Op, TaggedOp};
 use super::func::FuncEmitter;
 use super::{CodegenError, FuncRef, HostCallSite, HostSymbol, WorldMode};
 use relon_host_shims::rt;
-use relon_runtime_contract::{EntryState, HOST_CALL_SYMBOL, TrapCode};
+use relon_runtime_contract::{HOST_CALL_SYMBOL, TrapCode};
 
 impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// `Call { fn_index }`: `[args...] -> [ret]`.
@@ -133,7 +133,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         if self.m.options.world == WorldMode::OpenWorld {
             let i64t = self.m.ctx.i64_type();
-            let caps = self.load_state_u64(EntryState::OFFSET_CAPS, "caps")?;
+            let caps = self.load_state_u64(self.m.options.state.caps, "caps")?;
             let bit = i64t.const_int(1u64 << (cap_bit & 63), false);
             let granted = self.m.builder.build_and(caps, bit, "granted")?;
             let denied = self.m.builder.build_int_compare(
@@ -189,7 +189,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         let failure = if host.fallible {
             let ptr = self.m.ctx.ptr_type(Default::default());
-            let slot = self.state_field(EntryState::OFFSET_HOST_FAILURE)?;
+            let slot = self.state_field(self.m.options.state.host_failure)?;
             let failure = self
                 .m
                 .builder

@@ -9,7 +9,7 @@ use inkwell::basic_block::BasicBlock;
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use relon_ir::ir::{IrType, Op, TaggedOp};
-use relon_runtime_contract::{EntryState, TrapCode};
+use relon_runtime_contract::TrapCode;
 
 use super::{CodegenError, ModuleEmitter, op_name};
 
@@ -545,11 +545,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let site = self.m.trap_site(self.line, self.column);
         let i32t = self.m.ctx.i32_type();
         self.store_state(
-            EntryState::OFFSET_TRAP_CODE,
+            self.m.options.state.trap_code,
             i32t.const_int(code.as_u32() as u64, false),
         )?;
         self.store_state(
-            EntryState::OFFSET_TRAP_SITE,
+            self.m.options.state.trap_site,
             i32t.const_int(site as u64, false),
         )?;
         self.return_abruptly()
@@ -609,7 +609,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// After a call into emitted code: leave too if the callee trapped.
     pub(crate) fn propagate_trap(&mut self) -> Result<(), CodegenError> {
-        let code = self.load_state_u32(EntryState::OFFSET_TRAP_CODE, "trap_code")?;
+        let code = self.load_state_u32(self.m.options.state.trap_code, "trap_code")?;
         let zero = self.m.ctx.i32_type().const_zero();
         let trapped =
             self.m
@@ -623,7 +623,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// One step of the budget: trap when it is spent.
     pub(crate) fn consume_fuel(&mut self) -> Result<(), CodegenError> {
-        let fuel = self.load_state_u64(EntryState::OFFSET_FUEL, "fuel")?;
+        let fuel = self.load_state_u64(self.m.options.state.fuel, "fuel")?;
         let i64t = self.m.ctx.i64_type();
         let empty = self.m.builder.build_int_compare(
             inkwell::IntPredicate::EQ,
@@ -636,7 +636,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .m
             .builder
             .build_int_sub(fuel, i64t.const_int(1, false), "fuel_left")?;
-        self.store_state(EntryState::OFFSET_FUEL, left)
+        self.store_state(self.m.options.state.fuel, left)
     }
 
     /// A called function uses one unit of depth: trap when none is left;

@@ -10,7 +10,7 @@ use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, PointerValue};
 use relon_ir::ir::IrType;
-use relon_runtime_contract::{EntryState, TrapCode};
+use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
 use super::func::FuncEmitter;
@@ -145,7 +145,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         } else {
             IrType::I32
         };
-        let addr = self.record_field_addr(EntryState::OFFSET_IN_OFFSET, offset)?;
+        let addr = self.record_field_addr(self.m.options.state.in_offset, offset)?;
         let value = self.load_typed(addr, ty)?;
         self.push(value);
         self.tag_top_handle(declared);
@@ -169,7 +169,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         let value = self.pop()?;
         let value = self.coerce(value, ty)?;
-        let addr = self.record_field_addr(EntryState::OFFSET_OUT_OFFSET, offset)?;
+        let addr = self.record_field_addr(self.m.options.state.out_offset, offset)?;
         self.store_typed(addr, value, ty)
     }
 
@@ -332,7 +332,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     ) -> Result<IntValue<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let i64t = ctx.i64_type();
-        let cursor = self.load_state_u32(EntryState::OFFSET_SCRATCH_CURSOR, "scratch")?;
+        let cursor = self.load_state_u32(self.m.options.state.scratch_cursor, "scratch")?;
         let b = &self.m.builder;
         let cursor64 = b.build_int_z_extend(cursor, i64t, "scratch64")?;
         let aligned = b.build_int_add(cursor64, i64t.const_int(7, false), "align_up")?;
@@ -348,7 +348,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.trap_if(full, TrapCode::ScratchExhausted)?;
         let b = &self.m.builder;
         let end32 = b.build_int_truncate(end, ctx.i32_type(), "end32")?;
-        self.store_state(EntryState::OFFSET_SCRATCH_CURSOR, end32)?;
+        self.store_state(self.m.options.state.scratch_cursor, end32)?;
         Ok(self
             .m
             .builder

@@ -44,7 +44,7 @@ use inkwell::targets::{
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::FunctionValue;
 use relon_ir::ir::{IrType, Op, TaggedOp};
-use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, ENTRY_TRAPPED, EntryState, TrapSite};
+use relon_runtime_contract::{ENTRY_OK, ENTRY_SYMBOL, ENTRY_TRAPPED, StateOffsets, TrapSite};
 
 /// How host calls (`Op::CallNative`) are bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,19 @@ pub struct CodegenOptions {
     pub fuel: bool,
     /// Emit call-depth checks at function entries.
     pub depth_limit: bool,
+    /// Where the state's fields are, for this target.
+    pub state: StateOffsets,
+    /// The target is wasm32: no stack probes, no unwind tables.
+    pub wasm32: bool,
 }
+
+/// Triple of the wasm32 target.
+pub const WASM32_TRIPLE: &str = "wasm32-unknown-unknown";
+
+/// Features of the wasm32 target: bulk memory for `memcpy`/`memmove`
+/// without a libc, and what every current engine (wasmtime included) has.
+pub const WASM32_FEATURES: &str =
+    "+bulk-memory,+mutable-globals,+sign-ext,+nontrapping-fptoint,+multivalue";
 
 impl CodegenOptions {
     /// Defaults for a closed-world build on this machine's triple.
@@ -106,6 +118,20 @@ impl CodegenOptions {
             granted_caps: BTreeSet::new(),
             fuel: true,
             depth_limit: true,
+            state: StateOffsets::NATIVE,
+            wasm32: false,
+        }
+    }
+
+    /// Closed world for `wasm32-unknown-unknown` (no host functions yet).
+    pub fn wasm32() -> CodegenOptions {
+        CodegenOptions {
+            target_triple: WASM32_TRIPLE.into(),
+            target_cpu: "generic".into(),
+            target_features: WASM32_FEATURES.into(),
+            state: StateOffsets::WASM32,
+            wasm32: true,
+            ..CodegenOptions::closed_world(Vec::new(), "generic")
         }
     }
 
@@ -343,7 +369,11 @@ pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
 
 /// A target machine for `options` (also used for object emission).
 pub fn target_machine(options: &CodegenOptions) -> Result<TargetMachine, CodegenError> {
-    Target::initialize_native(&InitializationConfig::default()).map_err(CodegenError::Llvm)?;
+    if options.wasm32 {
+        Target::initialize_webassembly(&InitializationConfig::default());
+    } else {
+        Target::initialize_native(&InitializationConfig::default()).map_err(CodegenError::Llvm)?;
+    }
     let triple = TargetTriple::create(&options.target_triple);
     let target = Target::from_triple(&triple)
         .map_err(|e| CodegenError::Llvm(e.to_string_lossy().into_owned()))?;
@@ -371,14 +401,18 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let mut attrs = vec![
             self.ctx
                 .create_string_attribute("target-cpu", &self.options.target_cpu),
-            self.ctx
-                .create_string_attribute("probe-stack", "inline-asm"),
-            self.ctx
-                .create_enum_attribute(Attribute::get_named_enum_kind_id("nonlazybind"), 0),
-            // uwtable(async): a host panic unwinds through emitted frames.
-            self.ctx
-                .create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
         ];
+        if !self.options.wasm32 {
+            attrs.extend([
+                self.ctx
+                    .create_string_attribute("probe-stack", "inline-asm"),
+                self.ctx
+                    .create_enum_attribute(Attribute::get_named_enum_kind_id("nonlazybind"), 0),
+                // uwtable(async): a host panic unwinds through emitted frames.
+                self.ctx
+                    .create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
+            ]);
+        }
         if !self.options.target_features.is_empty() {
             attrs.push(
                 self.ctx
@@ -539,16 +573,16 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             .into_pointer_value();
         let mut args = self.implicit_args(state)?;
         let in_off =
-            self.load_state_field(state, EntryState::OFFSET_IN_OFFSET, i32t.into(), "in_off")?;
+            self.load_state_field(state, self.options.state.in_offset, i32t.into(), "in_off")?;
         let in_len =
-            self.load_state_field(state, EntryState::OFFSET_IN_LEN, i32t.into(), "in_len")?;
+            self.load_state_field(state, self.options.state.in_len, i32t.into(), "in_len")?;
         let out_off =
-            self.load_state_field(state, EntryState::OFFSET_OUT_OFFSET, i32t.into(), "out_off")?;
+            self.load_state_field(state, self.options.state.out_offset, i32t.into(), "out_off")?;
         let out_cap =
-            self.load_state_field(state, EntryState::OFFSET_OUT_CAP, i32t.into(), "out_cap")?;
+            self.load_state_field(state, self.options.state.out_cap, i32t.into(), "out_cap")?;
         let caps = self.load_state_field(
             state,
-            EntryState::OFFSET_CAPS,
+            self.options.state.caps,
             ctx.i64_type().into(),
             "caps",
         )?;
@@ -571,14 +605,14 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
                 ctx,
                 state,
                 ctx.i64_type()
-                    .const_int(EntryState::OFFSET_ENTRY_RESULT as u64, false),
+                    .const_int(self.options.state.entry_result as u64, false),
             )?;
             self.builder.build_store(at, written)?;
         }
         let code = self
             .load_state_field(
                 state,
-                EntryState::OFFSET_TRAP_CODE,
+                self.options.state.trap_code,
                 i32t.into(),
                 "trap_code",
             )?
@@ -653,14 +687,14 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let i64t = ctx.i64_type();
         let arena = self.load_state_field(
             state,
-            EntryState::OFFSET_ARENA,
+            self.options.state.arena,
             ctx.ptr_type(Default::default()).into(),
             "arena",
         )?;
         let len = self
             .load_state_field(
                 state,
-                EntryState::OFFSET_ARENA_LEN,
+                self.options.state.arena_len,
                 ctx.i32_type().into(),
                 "arena_len",
             )?
@@ -668,14 +702,14 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         let len = self.builder.build_int_z_extend(len, i64t, "arena_len64")?;
         let depth = self.load_state_field(
             state,
-            EntryState::OFFSET_DEPTH_REMAINING,
+            self.options.state.depth_remaining,
             i64t.into(),
             "depth",
         )?;
         Ok(vec![state.into(), arena.into(), len.into(), depth.into()])
     }
 
-    /// Load the `EntryState` field at `offset` (one of `EntryState::OFFSET_*`) as `ty`.
+    /// Load the state's field at `offset` (one of `options.state`'s) as `ty`.
     pub(crate) fn load_state_field(
         &self,
         state: inkwell::values::PointerValue<'ctx>,

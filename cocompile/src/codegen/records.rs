@@ -13,7 +13,7 @@
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use relon_host_shims::rt::{COPY_TO_TAIL_SYMBOL, TailRecord};
 use relon_ir::ir::{IrType, Op};
-use relon_runtime_contract::{EntryState, TrapCode};
+use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
 use super::func::FuncEmitter;
@@ -53,7 +53,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             } => {
                 let value = self.pop()?;
                 let base = self.record_base(*record_local_idx)?;
-                let out = self.load_state_u32(EntryState::OFFSET_OUT_OFFSET, "out")?;
+                let out = self.load_state_u32(self.m.options.state.out_offset, "out")?;
                 let base = self.m.builder.build_int_add(base, out, "record_abs")?;
                 self.store_record_field(base, *offset, *ty, value)?;
             }
@@ -194,14 +194,14 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             // Records and closures are stored as they are.
             _ => value,
         };
-        let out = self.load_state_u32(EntryState::OFFSET_OUT_OFFSET, "out")?;
+        let out = self.load_state_u32(self.m.options.state.out_offset, "out")?;
         self.store_record_field(out, offset, IrType::I32, copy.into())
     }
 
     /// What the entry returns: the in-place sentinel if one was set, else
     /// the end of the output tail.
     pub(crate) fn entry_result(&mut self) -> Result<IntValue<'ctx>, CodegenError> {
-        let tail = self.load_state_u32(EntryState::OFFSET_TAIL_CURSOR, "tail")?;
+        let tail = self.load_state_u32(self.m.options.state.tail_cursor, "tail")?;
         let Some(slot) = self.inplace_result else {
             return Ok(tail);
         };
@@ -268,9 +268,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         align: u32,
     ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
         let i64t = self.m.ctx.i64_type();
-        let cursor = self.load_state_u32(EntryState::OFFSET_TAIL_CURSOR, "tail")?;
-        let cap = self.load_state_u32(EntryState::OFFSET_OUT_CAP, "out_cap")?;
-        let out = self.load_state_u32(EntryState::OFFSET_OUT_OFFSET, "out")?;
+        let cursor = self.load_state_u32(self.m.options.state.tail_cursor, "tail")?;
+        let cap = self.load_state_u32(self.m.options.state.out_cap, "out_cap")?;
+        let out = self.load_state_u32(self.m.options.state.out_offset, "out")?;
         let b = &self.m.builder;
         let align = align.max(1) as u64;
         let cursor64 = b.build_int_z_extend(cursor, i64t, "tail64")?;
@@ -282,7 +282,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.trap_if(full, TrapCode::ScratchExhausted)?;
         let b = &self.m.builder;
         let end32 = b.build_int_truncate(end, self.m.ctx.i32_type(), "tail_end32")?;
-        self.store_state(EntryState::OFFSET_TAIL_CURSOR, end32)?;
+        self.store_state(self.m.options.state.tail_cursor, end32)?;
         let b = &self.m.builder;
         let relative = b.build_int_truncate(aligned, self.m.ctx.i32_type(), "tail_rel")?;
         let absolute = b.build_int_add(relative, out, "tail_abs")?;

@@ -17,6 +17,8 @@ use relon_bitcode::HostFnDecl;
 use relon_eval_api::{NativeArgs, RelonFunction, RuntimeError, Value};
 use serde_json::Value as Json;
 
+pub mod wasm;
+
 /// Root of the repository.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -661,8 +663,12 @@ pub struct Report {
     pub runs: usize,
 }
 
-/// The back ends compared against tree-walk.
+/// The back ends compared against tree-walk that must take every program.
 pub const BACKENDS: [&str; 2] = ["jit", "binary"];
+
+/// The back end that may refuse a program, with its reason (what wasm32
+/// does not have yet); every program it takes must match.
+pub const WASM32: &str = "wasm32";
 
 impl Report {
     /// Count of (back end, verdict) cells.
@@ -677,8 +683,8 @@ impl Report {
     /// The table as text.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<28} {:<10} {:<10} {:<10}\n",
-            "program", "tree-walk", "jit", "binary"
+            "{:<28} {:<10} {:<10} {:<10} {:<10}\n",
+            "program", "tree-walk", "jit", "binary", WASM32
         );
         for (name, cells) in &self.rows {
             let cell = |b: &str| {
@@ -695,10 +701,11 @@ impl Report {
                 )
             };
             out.push_str(&format!(
-                "{name:<28} {:<10} {:<10} {:<10}\n",
+                "{name:<28} {:<10} {:<10} {:<10} {:<10}\n",
                 "reference",
                 cell("jit"),
-                cell("binary")
+                cell("binary"),
+                cell(WASM32)
             ));
             for (backend, _, reason) in cells {
                 if let Some(reason) = reason {
@@ -717,7 +724,23 @@ impl Report {
             self.count(Verdict::Mismatch),
             self.count(Verdict::Refused)
         ));
+        let wasm = |verdict| self.count_for(WASM32, verdict);
+        out.push_str(&format!(
+            "{WASM32}: {} programs match, {} mismatch, {} refused (reasons above)\n",
+            wasm(Verdict::Match),
+            wasm(Verdict::Mismatch),
+            wasm(Verdict::Refused)
+        ));
         out
+    }
+
+    /// Count of one back end's cells with `verdict`.
+    pub fn count_for(&self, backend: &str, verdict: Verdict) -> usize {
+        self.rows
+            .iter()
+            .flat_map(|(_, cells)| cells)
+            .filter(|(b, v, _)| *b == backend && *v == verdict)
+            .count()
     }
 }
 
@@ -751,10 +774,31 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
         let binary = out_dir.path().join(&program.name);
         let built = cocompile(&program.path, &binary).err();
         let jit = jit(&program.source);
+        let wasm = match relon_cocompile::wasm::compile_wasm(
+            &program.name,
+            &program.source,
+            &decls,
+            &build_dir(),
+        ) {
+            Ok(module) => wasm::WasmProgram::new(module),
+            Err(relon_cocompile::wasm::WasmError::Unsupported(reason)) => Err(reason),
+            Err(other) => {
+                // A program the native back ends compile must not break the
+                // wasm32 build: that is a failure, not a refusal.
+                if built.is_none() {
+                    report.mismatches.push(format!(
+                        "{} on {WASM32}: the build failed: {other}",
+                        program.name
+                    ));
+                }
+                Err(format!("the build failed: {other}"))
+            }
+        };
         let schema = main_schema(&program.source, &decls);
         let mut cells = vec![
             ("jit", Verdict::Match, jit.as_ref().err().cloned()),
             ("binary", Verdict::Match, built.clone()),
+            (WASM32, Verdict::Match, wasm.as_ref().err().cloned()),
         ];
         for cell in cells.iter_mut() {
             if cell.2.is_some() {
@@ -772,13 +816,17 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
                 .map(Answer::from_expected);
             let answers = [
                 match &jit {
-                    Ok(evaluator) => run_jit(evaluator, values),
+                    Ok(evaluator) => run_jit(evaluator, values.clone()),
                     Err(reason) => Answer::Refused(reason.clone()),
                 },
                 if built.is_none() {
                     run_binary(&binary, args)
                 } else {
                     Answer::Refused(built.clone().unwrap_or_default())
+                },
+                match &wasm {
+                    Ok(program) => program.run(values.clone()),
+                    Err(reason) => Answer::Refused(reason.clone()),
                 },
             ];
             for (cell, answer) in cells.iter_mut().zip(&answers) {
@@ -808,6 +856,7 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
                 "tree-walk": answer_json(&reference),
                 "jit": answer_json(&answers[0]),
                 "binary": answer_json(&answers[1]),
+                WASM32: answer_json(&answers[2]),
             }));
         }
         report.rows.push((program.name.clone(), cells));

@@ -1,0 +1,304 @@
+//! wasm32: a `.relon` program to an instantiable WebAssembly module, and
+//! the dispatch plan a host needs to run it ([`WasmPlan`]).
+//!
+//! The same code generator emits the program for `wasm32-unknown-unknown`
+//! ([`CodegenOptions::wasm32`]: 4-byte pointers, the state laid out as
+//! `EntryStateWasm32`). `opt` internalizes all but the two entries and runs
+//! O3, `llc` writes a wasm object, and `wasm-ld` links it with compiler-rt's
+//! wasm32 builtins into a module that exports `relon_entry`,
+//! `relon_entry_metered`, `memory` and `__heap_base`, and imports nothing.
+//!
+//! A host runs it by the plan: grow `memory`, write the state at
+//! `__heap_base` (rounded up to 8) and the arena right after it (constant
+//! data at arena offset 0, then the input buffer, output buffer and
+//! scratch, exactly as on the native path), call the entry with the
+//! state's address, read the trap code or the result back.
+//!
+//! The runtime helpers (strings and their formatting, locale case maps,
+//! dict lookup, tail copies) are `relon-host-shims`' own Rust code, built
+//! for wasm32 as a static library (`wasm-rt/`, cached in the build
+//! directory) and linked in, with the `pow`/`fmod` and 64-bit multiply
+//! builtins of Rust's wasm32 `compiler_builtins`; that needs Rust's
+//! `wasm32-unknown-unknown` target (`rustup target add
+//! wasm32-unknown-unknown`). Without it, a program that needs a helper is
+//! refused with that fix.
+//!
+//! Not yet on wasm32, and refused with the reason: programs that call host
+//! functions, and programs that use `pow` (wasm32's libm can round it one
+//! bit differently from the glibc the reference runs on; `fmod` is exact
+//! everywhere).
+
+use std::path::Path;
+use std::process::Command;
+
+use inkwell::context::Context;
+use relon_abi::schema_canonical::Schema;
+use relon_bitcode::tools::WasmTools;
+use relon_bitcode::{HostFnDecl, LlvmTools};
+use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSite};
+
+use crate::codegen::{self, CodegenOptions};
+use crate::frontend::{self, MainLayout};
+use crate::pipeline::PipelineError;
+
+/// Everything a host needs to call the module.
+#[derive(Debug, Clone)]
+pub struct WasmPlan {
+    /// Exported entry without a step budget: `(state: i32) -> i32`.
+    pub entry: String,
+    /// Exported entry that counts steps.
+    pub metered_entry: String,
+    /// Exported memory.
+    pub memory: &'static str,
+    /// Exported global: the first free byte of memory; the state goes there.
+    pub heap_base: &'static str,
+    /// Where the state's fields are.
+    pub state: StateOffsets,
+    /// Constant data for arena offset 0.
+    pub const_data: Vec<u8>,
+    /// Source positions of the trap sites.
+    pub trap_sites: Vec<TrapSite>,
+    /// Fixed slots when every parameter and the result are Int, Float or Bool.
+    pub layout: Option<MainLayout>,
+    /// The canonical `#main` schema (buffers through `relon-abi` otherwise).
+    pub main_schema: Schema,
+    /// The canonical return schema.
+    pub return_schema: Schema,
+}
+
+/// A linked module and its plan.
+#[derive(Debug, Clone)]
+pub struct WasmModule {
+    /// The `.wasm` bytes.
+    pub bytes: Vec<u8>,
+    /// How to call it.
+    pub plan: WasmPlan,
+}
+
+/// Why a program has no wasm32 module.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum WasmError {
+    /// The program uses what the wasm32 target does not have yet.
+    #[error("not on wasm32 yet: {0}")]
+    #[diagnostic(code(relon::wasm32_unsupported))]
+    Unsupported(String),
+    /// The program does not compile at all, or a tool failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// Compile `source` (named `file` in messages; `decls` are the host
+/// functions declared to the analyzer) to a wasm32 module.
+pub fn compile_wasm(
+    file: &str,
+    source: &str,
+    decls: &[HostFnDecl],
+    build_dir: &Path,
+) -> Result<WasmModule, WasmError> {
+    let program = frontend::lower_source(file, source, decls).map_err(PipelineError::from)?;
+    let module = &program.lowered.module;
+    if let Some(import) = module.imports.first() {
+        return Err(WasmError::Unsupported(format!(
+            "it calls host function `{}`; host functions are not linked into wasm32 modules yet",
+            import.name
+        )));
+    }
+    let ctx = Context::create();
+    let options = CodegenOptions::wasm32();
+    let emitted = codegen::emit_module(&ctx, file, module, &options)
+        .map_err(|e| WasmError::Unsupported(e.to_string()))?;
+    if emitted.module.get_function("llvm.pow.f64").is_some() {
+        return Err(WasmError::Unsupported(
+            "it raises a Float to a power (`pow`), and wasm32's libm (Rust's compiler_builtins) can round that one bit differently from the reference's glibc"
+                .into(),
+        ));
+    }
+    let helpers: Vec<String> = emitted
+        .module
+        .get_functions()
+        .filter(|f| f.count_basic_blocks() == 0)
+        .map(|f| f.get_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("llvm."))
+        .collect();
+    let runtime = match wasm_runtime(build_dir) {
+        Ok(archive) => Some(archive),
+        // pow/fmod may still be missing: the link says so below.
+        Err(_) if helpers.is_empty() => None,
+        Err(why) => {
+            return Err(WasmError::Unsupported(format!(
+                "it needs the runtime helpers {}, and {why}",
+                helpers.join(", ")
+            )));
+        }
+    };
+
+    let tools = LlvmTools::discover().map_err(PipelineError::from)?;
+    let wasm_tools = WasmTools::discover().map_err(PipelineError::from)?;
+    let work = tempfile::Builder::new()
+        .prefix("relon-wasm-")
+        .tempdir()
+        .map_err(|source| PipelineError::Io {
+            action: "could not create a work directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let dir = work.path();
+    let app_bc = dir.join("app.bc");
+    if !emitted.module.write_bitcode_to_path(&app_bc) {
+        return Err(PipelineError::Io {
+            action: "could not write",
+            path: app_bc,
+            source: std::io::Error::other("LLVM refused"),
+        }
+        .into());
+    }
+    let entry = ENTRY_SYMBOL.to_string();
+    let metered_entry = format!("{ENTRY_SYMBOL}{METERED_SUFFIX}");
+    let optimized = dir.join("optimized.bc");
+    let mut opt = Command::new(&tools.opt);
+    opt.arg("-passes=internalize,default<O3>")
+        .arg(format!(
+            "-internalize-public-api-list={entry},{metered_entry}"
+        ))
+        .arg(&app_bc)
+        .arg("-o")
+        .arg(&optimized);
+    run(opt)?;
+    let object = dir.join("app.o");
+    let mut llc = Command::new(&tools.llc);
+    llc.arg("-O3")
+        .arg("-filetype=obj")
+        .arg(format!("-mattr={}", codegen::WASM32_FEATURES))
+        .arg(&optimized)
+        .arg("-o")
+        .arg(&object);
+    run(llc)?;
+    let wasm = dir.join("app.wasm");
+    let mut link = Command::new(&wasm_tools.wasm_ld);
+    link.arg("--no-entry")
+        .arg(format!("--export={entry}"))
+        .arg(format!("--export={metered_entry}"))
+        .arg("--export=__heap_base")
+        // The shadow stack (spilled locals); recursion depth lives on the
+        // engine's stack, bounded by the depth limit.
+        .args(["-z", "stack-size=1048576"])
+        .arg(&object)
+        .args(&runtime)
+        .arg(&wasm_tools.builtins)
+        .arg("-o")
+        .arg(&wasm);
+    let out = link.output().map_err(|source| PipelineError::Io {
+        action: "could not run",
+        path: wasm_tools.wasm_ld.clone(),
+        source,
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let missing: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.split("undefined symbol: ").nth(1))
+            .collect();
+        return Err(if missing.is_empty() {
+            PipelineError::Io {
+                action: "wasm-ld failed on",
+                path: object,
+                source: std::io::Error::other(stderr.into_owned()),
+            }
+            .into()
+        } else {
+            WasmError::Unsupported(format!(
+                "it needs {} from a runtime library, which needs Rust's wasm32 target (rustup target add wasm32-unknown-unknown)",
+                missing.join(", ")
+            ))
+        });
+    }
+    let bytes = read(&wasm)?;
+    Ok(WasmModule {
+        bytes,
+        plan: WasmPlan {
+            entry,
+            metered_entry,
+            memory: "memory",
+            heap_base: "__heap_base",
+            state: options.state,
+            const_data: emitted.const_data,
+            trap_sites: emitted.trap_sites,
+            layout: program.layout,
+            main_schema: program.lowered.main_schema,
+            return_schema: program.lowered.return_schema,
+        },
+    })
+}
+
+/// Where `wasm-rt/` lives (this repository).
+fn wasm_rt_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wasm-rt")
+}
+
+/// The runtime helpers built for wasm32 (cached under `build_dir`), or
+/// why they cannot be.
+fn wasm_runtime(build_dir: &Path) -> Result<std::path::PathBuf, String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .ok_or("rustc --print sysroot failed")?;
+    if !Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-unknown-unknown")
+        .is_dir()
+    {
+        return Err(
+            "Rust's wasm32 target, which builds them, is not installed (rustup target add wasm32-unknown-unknown)"
+                .into(),
+        );
+    }
+    let target_dir = build_dir.join("wasm-rt-target");
+    std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
+    let lock_path = build_dir.join("wasm-rt-target.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| e.to_string())?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .arg("--manifest-path")
+        .arg(wasm_rt_dir().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building them for wasm32 failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join("wasm32-unknown-unknown/release/librelon_wasm_rt.a"))
+}
+
+fn run(cmd: Command) -> Result<(), WasmError> {
+    relon_bitcode::tools::run(cmd).map_err(|e| WasmError::Pipeline(e.into()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, WasmError> {
+    std::fs::read(path).map_err(|source| {
+        PipelineError::Io {
+            action: "could not read",
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
+    })
+}
