@@ -6,7 +6,8 @@
 //! `EntryStateWasm32`). `opt` internalizes all but the two entries and runs
 //! O3, `llc` writes a wasm object, and `wasm-ld` links it with compiler-rt's
 //! wasm32 builtins into a module that exports `relon_entry`,
-//! `relon_entry_metered`, `memory` and `__heap_base`, and imports nothing.
+//! `relon_entry_metered`, `memory` and `__heap_base`, and imports only the
+//! effectful host functions.
 //!
 //! A host runs it by the plan: grow `memory`, write the state at
 //! `__heap_base` (rounded up to 8) and the arena right after it (constant
@@ -23,10 +24,15 @@
 //! wasm32-unknown-unknown`). Without it, a program that needs a helper is
 //! refused with that fix.
 //!
-//! Not yet on wasm32, and refused with the reason: programs that call host
-//! functions, and programs that use `pow` (wasm32's libm can round it one
-//! bit differently from the glibc the reference runs on; `fmod` is exact
-//! everywhere).
+//! Host functions: a pure one (no capability) is inlined from the host
+//! crate built for wasm32 (its bitcode, as on the native path); an
+//! effectful one (a capability) is an import `relon_host.<name>`, listed in
+//! the plan, for the embedding host to provide. Without Rust's wasm32
+//! target every host function is an import.
+//!
+//! Refused, with the reason: programs that use `pow` (wasm32's libm can
+//! round it one bit differently from the glibc the reference runs on;
+//! `fmod` is exact everywhere).
 
 use std::path::Path;
 use std::process::Command;
@@ -34,7 +40,7 @@ use std::process::Command;
 use inkwell::context::Context;
 use relon_abi::schema_canonical::Schema;
 use relon_bitcode::tools::WasmTools;
-use relon_bitcode::{HostFnDecl, LlvmTools};
+use relon_bitcode::{HostBuildOptions, HostCrate, HostFnDecl, LlvmTools};
 use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSite};
 
 use crate::codegen::{self, CodegenOptions};
@@ -64,6 +70,10 @@ pub struct WasmPlan {
     pub main_schema: Schema,
     /// The canonical return schema.
     pub return_schema: Schema,
+    /// Host functions the module imports, as `relon_host.<name>` (Int as
+    /// i64, Float as f64, Bool as i32; a fallible one takes one more i32,
+    /// the address of its `HostFailure`).
+    pub imports: Vec<HostFnDecl>,
 }
 
 /// A linked module and its plan.
@@ -93,21 +103,65 @@ pub enum WasmError {
 pub fn compile_wasm(
     file: &str,
     source: &str,
-    decls: &[HostFnDecl],
+    host: Option<&HostCrate>,
     build_dir: &Path,
 ) -> Result<WasmModule, WasmError> {
+    let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
     let program = frontend::lower_source(file, source, decls).map_err(PipelineError::from)?;
     let module = &program.lowered.module;
-    if let Some(import) = module.imports.first() {
-        return Err(WasmError::Unsupported(format!(
-            "it calls host function `{}`; host functions are not linked into wasm32 modules yet",
-            import.name
-        )));
-    }
+    let used: Vec<&HostFnDecl> = module
+        .imports
+        .iter()
+        .map(|i| {
+            decls
+                .iter()
+                .find(|d| d.name == i.name)
+                .ok_or_else(|| PipelineError::NoHostCrate(i.name.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    // Pure host functions are inlined from the host crate's wasm32
+    // bitcode when Rust's wasm32 target is installed; effectful ones (a
+    // capability) and, without the target, all of them are imports.
+    let rust_wasm32 = rust_wasm32_target().is_ok();
+    let is_import = |d: &HostFnDecl| d.capability.is_some() || !rust_wasm32;
     let ctx = Context::create();
-    let options = CodegenOptions::wasm32();
+    let mut options = CodegenOptions::wasm32();
+    options.world = codegen::WorldMode::ClosedWorld {
+        symbols: used
+            .iter()
+            .map(|d| codegen::HostSymbol {
+                symbol: if is_import(d) {
+                    import_symbol(&d.name)
+                } else {
+                    d.symbol.clone()
+                },
+                fallible: d.fallible,
+            })
+            .collect(),
+    };
+    options.granted_caps = used
+        .iter()
+        .filter_map(|d| d.capability.as_deref())
+        .filter_map(frontend::capability_from_name)
+        .map(|c| c.bit_index())
+        .collect();
     let emitted = codegen::emit_module(&ctx, file, module, &options)
         .map_err(|e| WasmError::Unsupported(e.to_string()))?;
+    let mut imports = Vec::new();
+    for decl in used.iter().filter(|d| is_import(d)) {
+        if let Some(function) = emitted.module.get_function(&import_symbol(&decl.name)) {
+            for (key, value) in [
+                ("wasm-import-module", HOST_IMPORT_MODULE),
+                ("wasm-import-name", decl.name.as_str()),
+            ] {
+                function.add_attribute(
+                    inkwell::attributes::AttributeLoc::Function,
+                    ctx.create_string_attribute(key, value),
+                );
+            }
+            imports.push((*decl).clone());
+        }
+    }
     if emitted.module.get_function("llvm.pow.f64").is_some() {
         return Err(WasmError::Unsupported(
             "it raises a Float to a power (`pow`), and wasm32's libm (Rust's compiler_builtins) can round that one bit differently from the reference's glibc"
@@ -119,7 +173,7 @@ pub fn compile_wasm(
         .get_functions()
         .filter(|f| f.count_basic_blocks() == 0)
         .map(|f| f.get_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with("llvm."))
+        .filter(|name| name.starts_with("relon_rt_"))
         .collect();
     let runtime = match wasm_runtime(build_dir) {
         Ok(archive) => Some(archive),
@@ -155,13 +209,36 @@ pub fn compile_wasm(
     }
     let entry = ENTRY_SYMBOL.to_string();
     let metered_entry = format!("{ENTRY_SYMBOL}{METERED_SUFFIX}");
+    let mut link_inputs = vec![app_bc];
+    let pure: Vec<&HostFnDecl> = used.iter().copied().filter(|d| !is_import(d)).collect();
+    if let (Some(host), false) = (host, pure.is_empty()) {
+        let bitcode = relon_bitcode::build_host_crate(
+            host,
+            &HostBuildOptions {
+                target_dir: build_dir.join("host-target-wasm32"),
+                bitcode_dir: dir.join("host-bc"),
+                target_cpu: "generic".into(),
+                target_triple: codegen::WASM32_TRIPLE.into(),
+            },
+        )
+        .map_err(PipelineError::from)?;
+        let host_bc = dir.join("host.bc");
+        tools
+            .link(&bitcode.modules, &host_bc)
+            .map_err(PipelineError::from)?;
+        link_inputs.push(host_bc);
+    }
+    let linked = dir.join("linked.bc");
+    tools
+        .link(&link_inputs, &linked)
+        .map_err(PipelineError::from)?;
     let optimized = dir.join("optimized.bc");
     let mut opt = Command::new(&tools.opt);
     opt.arg("-passes=internalize,default<O3>")
         .arg(format!(
             "-internalize-public-api-list={entry},{metered_entry}"
         ))
-        .arg(&app_bc)
+        .arg(&linked)
         .arg("-o")
         .arg(&optimized);
     run(opt)?;
@@ -227,8 +304,41 @@ pub fn compile_wasm(
             layout: program.layout,
             main_schema: program.lowered.main_schema,
             return_schema: program.lowered.return_schema,
+            imports,
         },
     })
+}
+
+/// Import module of the host functions a wasm32 module imports.
+pub const HOST_IMPORT_MODULE: &str = "relon_host";
+
+/// The symbol emitted code calls for an imported host function (the import
+/// itself is named `relon_host.<name>`).
+fn import_symbol(name: &str) -> String {
+    format!("__relon_host_import_{name}")
+}
+
+/// Rust's sysroot, if it has the wasm32 target.
+fn rust_wasm32_target() -> Result<(), String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .ok_or("rustc --print sysroot failed")?;
+    if Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-unknown-unknown")
+        .is_dir()
+    {
+        Ok(())
+    } else {
+        Err(
+            "Rust's wasm32 target is not installed (rustup target add wasm32-unknown-unknown)"
+                .into(),
+        )
+    }
 }
 
 /// Where `wasm-rt/` lives (this repository).
@@ -239,23 +349,7 @@ fn wasm_rt_dir() -> std::path::PathBuf {
 /// The runtime helpers built for wasm32 (cached under `build_dir`), or
 /// why they cannot be.
 fn wasm_runtime(build_dir: &Path) -> Result<std::path::PathBuf, String> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .ok_or("rustc --print sysroot failed")?;
-    if !Path::new(&sysroot)
-        .join("lib/rustlib/wasm32-unknown-unknown")
-        .is_dir()
-    {
-        return Err(
-            "Rust's wasm32 target, which builds them, is not installed (rustup target add wasm32-unknown-unknown)"
-                .into(),
-        );
-    }
+    rust_wasm32_target()?;
     let target_dir = build_dir.join("wasm-rt-target");
     std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
     let lock_path = build_dir.join("wasm-rt-target.lock");

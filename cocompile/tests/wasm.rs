@@ -1,6 +1,6 @@
 //! wasm32 modules run with wasmtime against tree-walk: scalar and buffer
 //! programs, traps by kind, deep recursion; and what the module is (exports
-//! the entries, memory and `__heap_base`, imports nothing). The whole corpus
+//! the entries, memory and `__heap_base`, imports only effectful host functions). The whole corpus
 //! runs through wasm32 in the conformance harness.
 
 mod common;
@@ -12,7 +12,7 @@ use relon_cocompile::wasm::{WasmError, compile_wasm};
 /// Compile `source` for wasm32, run it with `args`, compare with tree-walk.
 fn agrees(source: &str, args: serde_json::Value) -> Answer {
     let args = args.as_object().expect("an object").clone();
-    let module = compile_wasm("test.relon", source, &[], &common::build_dir())
+    let module = compile_wasm("test.relon", source, None, &common::build_dir())
         .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
     let program = WasmProgram::new(module).expect("wasmtime compiles it");
     let values = arguments(main_schema(source, &[]).as_ref(), &args);
@@ -74,7 +74,7 @@ fn deep_recursion_fuel_and_the_depth_limit_keep_their_meaning() {
     // Tree-walk overflows its stack long before these depths (and a stack
     // overflow aborts the process), so the answers are checked directly.
     let down = "#main(Int n) -> Int\ndown(n) where { down: (Int k) -> Int => k == 0 ? 0 : 1 + down(k - 1) }";
-    let module = compile_wasm("down.relon", down, &[], &common::build_dir()).expect("compiles");
+    let module = compile_wasm("down.relon", down, None, &common::build_dir()).expect("compiles");
     let program = WasmProgram::new(module).expect("wasmtime compiles it");
     let run = |n: i64| {
         let args = serde_json::json!({ "n": n })
@@ -111,7 +111,7 @@ fn the_module_exports_the_entries_and_imports_nothing() {
     let module = compile_wasm(
         "m.relon",
         "#main(Int n) -> Int\nn + 1",
-        &[],
+        None,
         &common::build_dir(),
     )
     .expect("compiles");
@@ -145,7 +145,7 @@ fn pow_is_refused_with_the_reason() {
     match compile_wasm(
         "p.relon",
         "#main(Float x) -> Float\npow(x, 1.0 / 3.0)",
-        &[],
+        None,
         &common::build_dir(),
     ) {
         Err(WasmError::Unsupported(reason)) => assert!(reason.contains("`pow`"), "{reason}"),
@@ -154,17 +154,30 @@ fn pow_is_refused_with_the_reason() {
 }
 
 #[test]
-fn host_functions_are_refused_with_the_reason() {
-    let decls = common::test_host_decls();
-    match compile_wasm(
-        "h.relon",
-        "#main(Int n) -> Int\nmix(n, 1)",
-        &decls,
-        &common::build_dir(),
-    ) {
-        Err(WasmError::Unsupported(reason)) => {
-            assert!(reason.contains("host function `mix`"), "{reason}")
-        }
-        other => panic!("{other:?}"),
+fn pure_host_functions_inline_and_effectful_ones_are_imports() {
+    let host = relon_bitcode::read_host_crate(&common::test_host_dir()).expect("host crate");
+    let source = "#main(Int n) -> Int\nmix(n, 3) + clock_skew(n) + (is_prime(n) ? 1 : 0)";
+    let module = compile_wasm("h.relon", source, Some(&host), &common::build_dir())
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    // Only the capability-gated one is imported; mix and is_prime are inlined.
+    let engine = wasmtime::Engine::default();
+    let compiled = wasmtime::Module::new(&engine, &module.bytes).expect("valid");
+    let imports: Vec<String> = compiled
+        .imports()
+        .map(|i| format!("{}.{}", i.module(), i.name()))
+        .collect();
+    assert_eq!(imports, ["relon_host.clock_skew"]);
+    let program = WasmProgram::with_host(module, &common::test_host_natives()).expect("compiles");
+    for n in [0, 7, 12, 97, i64::MAX] {
+        let args = serde_json::json!({ "n": n })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let ours = program.run(arguments(
+            main_schema(source, &host.functions).as_ref(),
+            &args,
+        ));
+        let reference = common::tree_walk(source, &args);
+        assert_eq!(ours, reference, "n = {n}");
     }
 }

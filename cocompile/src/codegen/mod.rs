@@ -92,8 +92,18 @@ pub struct CodegenOptions {
     pub depth_limit: bool,
     /// Where the state's fields are, for this target.
     pub state: StateOffsets,
-    /// The target is wasm32: no stack probes, no unwind tables.
-    pub wasm32: bool,
+    /// What the code is for.
+    pub target: CodegenTarget,
+}
+
+/// What emitted code runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodegenTarget {
+    /// This machine (the JIT, the static executable, embedded objects):
+    /// rustc's function attributes, so host functions inline.
+    Native,
+    /// `wasm32-unknown-unknown`: 4-byte pointers, no stack probes or unwind tables.
+    Wasm32,
 }
 
 /// Triple of the wasm32 target.
@@ -119,18 +129,18 @@ impl CodegenOptions {
             fuel: true,
             depth_limit: true,
             state: StateOffsets::NATIVE,
-            wasm32: false,
+            target: CodegenTarget::Native,
         }
     }
 
-    /// Closed world for `wasm32-unknown-unknown` (no host functions yet).
+    /// Closed world for `wasm32-unknown-unknown`.
     pub fn wasm32() -> CodegenOptions {
         CodegenOptions {
             target_triple: WASM32_TRIPLE.into(),
             target_cpu: "generic".into(),
             target_features: WASM32_FEATURES.into(),
             state: StateOffsets::WASM32,
-            wasm32: true,
+            target: CodegenTarget::Wasm32,
             ..CodegenOptions::closed_world(Vec::new(), "generic")
         }
     }
@@ -369,7 +379,7 @@ pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
 
 /// A target machine for `options` (also used for object emission).
 pub fn target_machine(options: &CodegenOptions) -> Result<TargetMachine, CodegenError> {
-    if options.wasm32 {
+    if options.target == CodegenTarget::Wasm32 {
         Target::initialize_webassembly(&InitializationConfig::default());
     } else {
         Target::initialize_native(&InitializationConfig::default()).map_err(CodegenError::Llvm)?;
@@ -402,7 +412,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             self.ctx
                 .create_string_attribute("target-cpu", &self.options.target_cpu),
         ];
-        if !self.options.wasm32 {
+        if self.options.target == CodegenTarget::Native {
             attrs.extend([
                 self.ctx
                     .create_string_attribute("probe-stack", "inline-asm"),

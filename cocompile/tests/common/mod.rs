@@ -767,6 +767,7 @@ fn answer_json(answer: &Answer) -> Json {
 pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
     let programs = load_corpus(dir);
     let (natives, decls) = (test_host_natives(), test_host_decls());
+    let host = relon_bitcode::read_host_crate(&test_host_dir()).expect("test host crate");
     let out_dir = tempfile::tempdir().expect("temp dir");
     let mut report = Report::default();
     let mut lines = Vec::new();
@@ -777,10 +778,10 @@ pub fn conformance(dir: &Path, json: Option<&Path>) -> Report {
         let wasm = match relon_cocompile::wasm::compile_wasm(
             &program.name,
             &program.source,
-            &decls,
+            Some(&host),
             &build_dir(),
         ) {
-            Ok(module) => wasm::WasmProgram::new(module),
+            Ok(module) => wasm::WasmProgram::with_host(module, &natives),
             Err(relon_cocompile::wasm::WasmError::Unsupported(reason)) => Err(reason),
             Err(other) => {
                 // A program the native back ends compile must not break the

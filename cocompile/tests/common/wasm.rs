@@ -14,7 +14,7 @@ use relon_host_shims::trap_error::{TrapLimits, trap_error};
 use relon_host_shims::values::ValueSignature;
 use relon_runtime_contract::ScalarType;
 
-use super::{Answer, error_kind};
+use super::{Answer, Native, error_kind};
 
 /// Depth limit of a wasm32 run: the executable's default.
 const MAX_DEPTH: u64 = relon_host_shims::args::DEFAULT_MAX_DEPTH;
@@ -27,11 +27,36 @@ pub struct WasmProgram {
     module: WasmModule,
     engine: wasmtime::Engine,
     compiled: wasmtime::Module,
+    linker: wasmtime::Linker<()>,
+    /// The message of a fallible host function that failed in the last run.
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+/// Host functions called from wasm cannot call back into Relon.
+struct NoCallbacks;
+
+impl relon_eval_api::NativeFnCaps for NoCallbacks {
+    fn call_relon(
+        &self,
+        _func: &Value,
+        _args: Vec<Value>,
+        _range: relon_parser::TokenRange,
+    ) -> Result<Value, relon_eval_api::RuntimeError> {
+        Err(relon_eval_api::RuntimeError::Unsupported {
+            reason: "host functions cannot call Relon closures".into(),
+        })
+    }
 }
 
 impl WasmProgram {
-    /// Compile `module` with wasmtime.
+    /// Compile `module` with wasmtime (it may import no host function).
     pub fn new(module: WasmModule) -> Result<WasmProgram, String> {
+        WasmProgram::with_host(module, &[])
+    }
+
+    /// Compile `module`, providing its host-function imports from `natives`
+    /// (the Rust functions tree-walk calls too).
+    pub fn with_host(module: WasmModule, natives: &[Native]) -> Result<WasmProgram, String> {
         let mut config = wasmtime::Config::new();
         config
             .max_wasm_stack(WASM_STACK_BYTES)
@@ -39,10 +64,73 @@ impl WasmProgram {
         let engine = wasmtime::Engine::new(&config).map_err(|e| e.to_string())?;
         let compiled =
             wasmtime::Module::new(&engine, &module.bytes).map_err(|e| format!("{e:#}"))?;
+        let mut linker = wasmtime::Linker::new(&engine);
+        for import in compiled.imports() {
+            let ty = match import.ty() {
+                wasmtime::ExternType::Func(ty) => ty,
+                other => return Err(format!("unexpected import {other:?}")),
+            };
+            let decl = module
+                .plan
+                .imports
+                .iter()
+                .find(|d| d.name == import.name())
+                .ok_or_else(|| format!("the module imports unknown `{}`", import.name()))?
+                .clone();
+            let native = natives
+                .iter()
+                .find(|(name, _, _)| *name == decl.name)
+                .map(|(_, f, _)| f.clone())
+                .ok_or_else(|| format!("no native `{}` to provide", decl.name))?;
+            linker
+                .func_new(
+                    import.module(),
+                    import.name(),
+                    ty,
+                    move |_, params, results| {
+                        let values: Vec<Value> = decl
+                            .params
+                            .iter()
+                            .zip(params)
+                            .map(|(ty, v)| match ty {
+                                ScalarType::Int => Value::Int(v.unwrap_i64()),
+                                ScalarType::Float => Value::Float(v.unwrap_f64().into()),
+                                ScalarType::Bool => Value::Bool(v.unwrap_i32() != 0),
+                            })
+                            .collect();
+                        let value = native
+                            .call(
+                                relon_eval_api::NativeArgs::from_positional(
+                                    values,
+                                    std::sync::Arc::new(NoCallbacks),
+                                ),
+                                Default::default(),
+                            )
+                            .map_err(|e| wasmtime::Error::msg(format!("{e:?}")))?;
+                        results[0] = match (decl.returns, value) {
+                            (ScalarType::Int, Value::Int(i)) => wasmtime::Val::I64(i),
+                            (ScalarType::Float, Value::Float(f)) => {
+                                wasmtime::Val::F64(f.0.to_bits())
+                            }
+                            (ScalarType::Bool, Value::Bool(b)) => wasmtime::Val::I32(i32::from(b)),
+                            (ty, other) => {
+                                return Err(wasmtime::Error::msg(format!(
+                                    "{} returned {other:?} for {ty:?}",
+                                    decl.name
+                                )));
+                            }
+                        };
+                        Ok(())
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+        }
         Ok(WasmProgram {
             module,
             engine,
             compiled,
+            linker,
+            failure: Default::default(),
         })
     }
 
@@ -122,7 +210,7 @@ impl WasmProgram {
                     max_depth: MAX_DEPTH,
                 },
                 None,
-                None,
+                self.failure.lock().ok().and_then(|f| f.clone()).as_deref(),
             ))),
         }
     }
@@ -132,8 +220,10 @@ impl WasmProgram {
     fn call(&self, arena: &mut Arena, fuel: Option<u64>) -> Result<(u32, u32), String> {
         let plan = &self.module.plan;
         let mut store = wasmtime::Store::new(&self.engine, ());
-        let instance =
-            wasmtime::Instance::new(&mut store, &self.compiled, &[]).map_err(|e| e.to_string())?;
+        let instance = self
+            .linker
+            .instantiate(&mut store, &self.compiled)
+            .map_err(|e| e.to_string())?;
         let memory = instance
             .get_memory(&mut store, plan.memory)
             .ok_or("the module exports no memory")?;
@@ -142,7 +232,10 @@ impl WasmProgram {
             .and_then(|g| g.get(&mut store).i32())
             .ok_or("the module exports no __heap_base")? as u32;
         let state_at = heap_base.next_multiple_of(16);
-        let arena_at = (state_at + plan.state.size as u32).next_multiple_of(16);
+        // A fallible host function reports into the HostFailure after the state.
+        let failure_at = (state_at + plan.state.size as u32).next_multiple_of(8);
+        let failure_len = std::mem::size_of::<relon_runtime_contract::HostFailure>() as u32;
+        let arena_at = (failure_at + failure_len).next_multiple_of(16);
         let regions = arena.regions();
         let end = u64::from(arena_at) + u64::from(regions.arena_len);
         let pages = end.div_ceil(65536);
@@ -171,6 +264,7 @@ impl WasmProgram {
         put32(s.out_offset, regions.out_offset);
         put32(s.out_cap, regions.out_cap);
         put32(s.tail_cursor, arena.out_root());
+        put32(s.host_failure, failure_at);
         state[s.fuel..s.fuel + 8].copy_from_slice(&fuel.unwrap_or(u64::MAX).to_le_bytes());
         state[s.depth_remaining..s.depth_remaining + 8].copy_from_slice(&MAX_DEPTH.to_le_bytes());
         memory
@@ -203,6 +297,17 @@ impl WasmProgram {
             )
             .map_err(|e| e.to_string())?;
         arena.record_outcome((code, site), get32(s.entry_result) as i32);
+        let mut failure = vec![0u8; failure_len as usize];
+        memory
+            .read(&store, failure_at as usize, &mut failure)
+            .map_err(|e| e.to_string())?;
+        let failed = u32::from_le_bytes(failure[..4].try_into().expect("4 bytes")) != 0;
+        let message_len = (u32::from_le_bytes(failure[4..8].try_into().expect("4 bytes")) as usize)
+            .min(failure.len() - 8);
+        if let Ok(mut slot) = self.failure.lock() {
+            *slot =
+                failed.then(|| String::from_utf8_lossy(&failure[8..8 + message_len]).into_owned());
+        }
         Ok((code, site))
     }
 }
