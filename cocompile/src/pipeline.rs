@@ -379,16 +379,7 @@ pub(crate) fn build_object(
 ) -> Result<ObjectBuild, PipelineError> {
     let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
     let granted = grant_bits(settings.grants)?;
-    let imports = &program.lowered.module.imports;
-    let used: Vec<&HostFnDecl> = imports
-        .iter()
-        .map(|i| {
-            decls
-                .iter()
-                .find(|d| d.name == i.name)
-                .ok_or_else(|| PipelineError::NoHostCrate(i.name.clone()))
-        })
-        .collect::<Result<_, _>>()?;
+    let used = used_host_functions(&program.lowered.module, decls)?;
     check_grants(&used, &granted)?;
 
     let ctx = Context::create();
@@ -527,6 +518,23 @@ fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path
         .arg("-o")
         .arg(output);
     cmd
+}
+
+/// The declaration of every host function `module` calls.
+pub(crate) fn used_host_functions<'d>(
+    module: &relon_ir::ir::Module,
+    decls: &'d [HostFnDecl],
+) -> Result<Vec<&'d HostFnDecl>, PipelineError> {
+    module
+        .imports
+        .iter()
+        .map(|i| {
+            decls
+                .iter()
+                .find(|d| d.name == i.name)
+                .ok_or_else(|| PipelineError::NoHostCrate(i.name.clone()))
+        })
+        .collect()
 }
 
 pub(crate) fn grant_bits(grants: &[String]) -> Result<BTreeSet<u32>, PipelineError> {

@@ -45,7 +45,7 @@ use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSit
 
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend::{self, MainLayout};
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, used_host_functions};
 
 /// Everything a host needs to call the module.
 #[derive(Debug, Clone)]
@@ -109,16 +109,7 @@ pub fn compile_wasm(
     let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
     let program = frontend::lower_source(file, source, decls).map_err(PipelineError::from)?;
     let module = &program.lowered.module;
-    let used: Vec<&HostFnDecl> = module
-        .imports
-        .iter()
-        .map(|i| {
-            decls
-                .iter()
-                .find(|d| d.name == i.name)
-                .ok_or_else(|| PipelineError::NoHostCrate(i.name.clone()))
-        })
-        .collect::<Result<_, _>>()?;
+    let used = used_host_functions(module, decls)?;
     // Pure host functions are inlined from the host crate's wasm32
     // bitcode when Rust's wasm32 target is installed; effectful ones (a
     // capability) and, without the target, all of them are imports.

@@ -45,22 +45,12 @@ fn a_corpus_folder_outside_the_repository_runs_and_reports_every_run() {
             .map(|c| c.1)
             .collect::<Vec<_>>()
     };
-    assert_eq!(
-        verdicts("halve"),
-        [common::Verdict::Match, common::Verdict::Match]
-    );
-    assert_eq!(
-        verdicts("answer"),
-        [common::Verdict::Match, common::Verdict::Match]
-    );
-    assert_eq!(
-        verdicts("text"),
-        [common::Verdict::Refused, common::Verdict::Refused]
-    );
-    assert_eq!(
-        verdicts("wrong"),
-        [common::Verdict::Mismatch, common::Verdict::Mismatch]
-    );
+    // jit, binary, wasm32.
+    use common::Verdict::{Match, Mismatch, Refused};
+    assert_eq!(verdicts("halve"), [Match, Match, Match]);
+    assert_eq!(verdicts("answer"), [Match, Match, Match]);
+    assert_eq!(verdicts("text"), [Refused, Refused, Refused]);
+    assert_eq!(verdicts("wrong"), [Mismatch, Mismatch, Mismatch]);
     assert!(
         report.table().contains("refused: "),
         "the table gives the refusal reason"
@@ -79,9 +69,17 @@ fn a_corpus_folder_outside_the_repository_runs_and_reports_every_run() {
     assert_eq!(first["tree-walk"]["value"], 4);
     assert_eq!(first["jit"]["value"], 4);
     assert_eq!(first["binary"]["value"], 4);
+    assert_eq!(first["wasm32"]["value"], 4);
     let text = lines.iter().find(|l| l["program"] == "text").unwrap();
     assert!(
         text["jit"]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_function"),
+        "{text}"
+    );
+    assert!(
+        text["wasm32"]["refused"]
             .as_str()
             .unwrap()
             .contains("no_such_function"),
