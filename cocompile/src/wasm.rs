@@ -98,8 +98,10 @@ pub enum WasmError {
     Pipeline(#[from] PipelineError),
 }
 
-/// Compile `source` (named `file` in messages; `decls` are the host
-/// functions declared to the analyzer) to a wasm32 module.
+/// Compile `source` (named `file` in messages) to a wasm32 module, with
+/// the host functions of `host`. A capability-gated host function is an
+/// import, so the embedding host grants the capability by providing it
+/// (and denies it by trapping in it); its gate is open in the module.
 pub fn compile_wasm(
     file: &str,
     source: &str,
