@@ -30,8 +30,8 @@ use relon_host_shims::values::type_name;
 
 use crate::frontend;
 use crate::pipeline::{
-    FrontEnd, ObjectSettings, PipelineError, Stopwatch, build_object, host_triple,
-    place_atomically, read_and_lower,
+    FrontEnd, ObjectSettings, PipelineError, Stopwatch, build_object, host_triple, place_all,
+    read_and_lower,
 };
 
 /// One program to compile for linking into a Rust crate.
@@ -183,20 +183,6 @@ pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineEr
         ),
     ])?;
     Ok(info)
-}
-
-/// Place each staged file; if one fails, remove those already placed, so
-/// the outputs are all new or absent, never a mix with a failed build.
-fn place_all(files: &[(&Path, &Path)]) -> Result<(), PipelineError> {
-    for (i, (from, to)) in files.iter().enumerate() {
-        if let Err(error) = place_atomically(from, to) {
-            for (_, placed) in &files[..i] {
-                let _ = std::fs::remove_file(placed);
-            }
-            return Err(error);
-        }
-    }
-    Ok(())
 }
 
 /// 16 hex digits of a stable hash of `parts` (FNV-1a: the same on every

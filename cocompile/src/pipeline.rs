@@ -597,3 +597,17 @@ pub(crate) fn place_atomically(from: &Path, to: &Path) -> Result<(), PipelineErr
     })?;
     Ok(())
 }
+
+/// Place each staged file; if one fails, remove those already placed, so
+/// the outputs are all new or absent, never a mix with a failed build.
+pub(crate) fn place_all(files: &[(&Path, &Path)]) -> Result<(), PipelineError> {
+    for (i, (from, to)) in files.iter().enumerate() {
+        if let Err(error) = place_atomically(from, to) {
+            for (_, placed) in &files[..i] {
+                let _ = std::fs::remove_file(placed);
+            }
+            return Err(error);
+        }
+    }
+    Ok(())
+}

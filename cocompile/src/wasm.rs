@@ -98,6 +98,104 @@ pub enum WasmError {
     Pipeline(#[from] PipelineError),
 }
 
+impl WasmPlan {
+    /// The plan as JSON, for a host in any language: the exports, the
+    /// state's field offsets, the `#main` layout (scalar slots) or the
+    /// canonical schemas, the trap sites and the imports. The constant data
+    /// is a file of its own (`const_data_file`).
+    pub fn to_json(&self, const_data_file: &str) -> serde_json::Value {
+        let s = &self.state;
+        let slot = |slot: &frontend::SlotLayout| serde_json::json!({"name": slot.name, "type": slot.ty.relon_name(), "offset": slot.offset});
+        let layout = self.layout.as_ref().map(|l| {
+            serde_json::json!({
+                "params": l.params.iter().map(slot).collect::<Vec<_>>(),
+                "in_len": l.in_len,
+                "result": slot(&l.result),
+                "out_len": l.out_len,
+            })
+        });
+        serde_json::json!({
+            "format": "relon-wasm32-plan/1",
+            "entry": self.entry,
+            "metered_entry": self.metered_entry,
+            "memory": self.memory,
+            "heap_base": self.heap_base,
+            "state": {
+                "size": s.size, "arena": s.arena, "arena_len": s.arena_len,
+                "scratch_cursor": s.scratch_cursor, "in_offset": s.in_offset, "in_len": s.in_len,
+                "out_offset": s.out_offset, "out_cap": s.out_cap, "trap_code": s.trap_code,
+                "trap_site": s.trap_site, "fuel": s.fuel, "depth_remaining": s.depth_remaining,
+                "caps": s.caps, "host_context": s.host_context, "host_failure": s.host_failure,
+                "tail_cursor": s.tail_cursor, "entry_result": s.entry_result,
+            },
+            "const_data_file": const_data_file,
+            "const_data_len": self.const_data.len(),
+            "scratch_bytes": relon_host_shims::arena::SCRATCH_BYTES,
+            "layout": layout,
+            "main_schema": self.main_schema,
+            "return_schema": self.return_schema,
+            "trap_sites": self.trap_sites.iter().map(|t| [t.line, t.column]).collect::<Vec<_>>(),
+            "trap_codes": relon_runtime_contract::TrapCode::ALL
+                .iter()
+                .map(|c| serde_json::json!({"code": c.as_u32(), "error": c.error_kind(), "message": c.message()}))
+                .collect::<Vec<_>>(),
+            "imports": self.imports.iter().map(|d| serde_json::json!({
+                "module": HOST_IMPORT_MODULE,
+                "name": d.name,
+                "params": d.params.iter().map(|t| t.relon_name()).collect::<Vec<_>>(),
+                "returns": d.returns.relon_name(),
+                "fallible": d.fallible,
+                "capability": d.capability,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl WasmModule {
+    /// Write the module to `output`, its plan to `<output>.plan.json` and
+    /// its constant data to `<output>.const.bin`, each by an atomic rename,
+    /// none if one fails. Returns the three paths.
+    pub fn write(&self, output: &Path) -> Result<Vec<std::path::PathBuf>, PipelineError> {
+        let with = |suffix: &str| {
+            let mut name = output.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        };
+        let (plan_path, const_path) = (with(".plan.json"), with(".const.bin"));
+        let const_name = const_path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let plan =
+            serde_json::to_string_pretty(&self.plan.to_json(&const_name)).unwrap_or_default();
+        let staged = tempfile::tempdir().map_err(|source| PipelineError::Io {
+            action: "could not create a work directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let files = [
+            ("module.wasm", self.bytes.as_slice(), output.to_path_buf()),
+            ("plan.json", plan.as_bytes(), plan_path),
+            ("const.bin", self.plan.const_data.as_slice(), const_path),
+        ];
+        let mut pairs = Vec::new();
+        for (name, bytes, to) in &files {
+            let from = staged.path().join(name);
+            std::fs::write(&from, bytes).map_err(|source| PipelineError::Io {
+                action: "could not write",
+                path: from.clone(),
+                source,
+            })?;
+            pairs.push((from, to.clone()));
+        }
+        let refs: Vec<(&Path, &Path)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_path(), b.as_path()))
+            .collect();
+        crate::pipeline::place_all(&refs)?;
+        Ok(files.into_iter().map(|(_, _, to)| to).collect())
+    }
+}
+
 /// Compile `source` (named `file` in messages) to a wasm32 module, with
 /// the host functions of `host`. A capability-gated host function is an
 /// import, so the embedding host grants the capability by providing it

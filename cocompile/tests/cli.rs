@@ -640,3 +640,61 @@ fn a_read_of_a_let_not_set_on_its_path_is_refused() {
         refused_build(program, None, &["on a path that does not set it"]);
     }
 }
+
+#[test]
+fn target_wasm32_writes_the_module_its_plan_and_its_constant_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("app.wasm");
+    let source = common::repo_root().join("tests/corpus/case_locale_all.relon");
+    let out = cocompile(&source, None, &output, &["--target", "wasm32"]);
+    assert_built(&out);
+    let module = std::fs::read(&output).unwrap();
+    assert_eq!(&module[..4], b"\0asm");
+    let plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("app.wasm.plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plan["format"], "relon-wasm32-plan/1");
+    assert_eq!(plan["entry"], "relon_entry");
+    assert_eq!(plan["state"]["fuel"], 40);
+    assert_eq!(plan["state"]["size"], 80);
+    let const_data = std::fs::read(dir.path().join("app.wasm.const.bin")).unwrap();
+    assert_eq!(plan["const_data_len"], const_data.len());
+    assert!(
+        !const_data.is_empty(),
+        "the locale tables are constant data"
+    );
+    assert!(plan["layout"].is_null(), "strings go through the schemas");
+    assert_eq!(plan["main_schema"]["fields"][0]["name"], "s");
+
+    // Host functions: mix is pure (inlined), so nothing is imported.
+    let output = dir.path().join("mix.wasm");
+    let out = cocompile(
+        &fixture("programs/calls_mix.relon"),
+        Some(&common::test_host_dir()),
+        &output,
+        &["--target", "wasm32"],
+    );
+    assert_built(&out);
+    let plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("mix.wasm.plan.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plan["imports"], serde_json::json!([]));
+    assert_eq!(plan["layout"]["params"][0]["name"], "n");
+}
+
+#[test]
+fn target_wasm32_refuses_what_it_lacks_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("cube.relon");
+    std::fs::write(&source, "#main(Float x) -> Float\npow(x, 1.0 / 3.0)\n").unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let output = out_dir.join("cube.wasm");
+    let out = cocompile(&source, None, &output, &["--target", "wasm32"]);
+    assert_clean_failure(&out, &output, &["not on wasm32 yet", "`pow`"]);
+    let out = cocompile(&source, None, &output, &["--target", "wasm32", "--report"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apply to native builds"));
+}
