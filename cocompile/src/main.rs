@@ -1,6 +1,10 @@
 //! `relon-cocompile`: the compiler binary. Parses arguments, runs the
 //! closed-world pipeline, prints diagnostics (miette) and reports.
 
+// Errors carry their source text and spans for miette; built once, on the
+// failure path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
