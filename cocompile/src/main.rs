@@ -52,42 +52,17 @@ struct Cli {
 }
 
 /// `--target wasm32`: the module, its plan and its constant data.
-fn wasm32(cli: &Cli, build_dir: &std::path::Path) -> ExitCode {
+fn wasm32(cli: &Cli, output: &std::path::Path, build_dir: &std::path::Path) -> ExitCode {
     if !cli.emit.is_empty() || cli.report || !cli.grants.is_empty() || cli.target_cpu != "x86-64" {
         eprintln!(
             "error: --emit, --report, --grant and --target-cpu apply to native builds; a wasm32 module imports its effectful host functions, and its host grants them by providing them"
         );
         return ExitCode::from(2);
     }
-    let output = cli.output.clone().unwrap_or_else(|| {
-        let stem = cli
-            .source
-            .file_stem()
-            .map_or_else(|| "app".into(), |s| s.to_string_lossy().into_owned());
-        PathBuf::from("target/relon").join(format!("{stem}.wasm"))
-    });
-    let result = (|| -> Result<Vec<PathBuf>, relon_cocompile::wasm::WasmError> {
-        let text = std::fs::read_to_string(&cli.source).map_err(|source| {
-            relon_cocompile::pipeline::PipelineError::Io {
-                action: "could not read",
-                path: cli.source.clone(),
-                source,
-            }
-        })?;
-        let host = cli
-            .host
-            .as_deref()
-            .map(relon_bitcode::read_host_crate)
-            .transpose()
-            .map_err(relon_cocompile::pipeline::PipelineError::from)?;
-        let file = cli
-            .source
-            .file_name()
-            .map_or_else(|| "main.relon".into(), |n| n.to_string_lossy().into_owned());
-        let module = relon_cocompile::wasm::compile_wasm(&file, &text, host.as_ref(), build_dir)?;
-        Ok(module.write(&output)?)
-    })();
-    match result {
+    let written =
+        relon_cocompile::wasm::compile_wasm_file(&cli.source, cli.host.as_deref(), build_dir)
+            .and_then(|module| Ok(module.write(output)?));
+    match written {
         Ok(paths) => {
             for path in paths {
                 eprintln!("wrote {}", path.display());
@@ -112,18 +87,24 @@ fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
+    let wasm32_target = cli.target == "wasm32";
     let output = cli.output.clone().unwrap_or_else(|| {
         let stem = cli
             .source
             .file_stem()
             .map_or_else(|| "app".into(), |s| s.to_string_lossy().into_owned());
-        PathBuf::from("target/relon").join(stem)
+        let name = if wasm32_target {
+            format!("{stem}.wasm")
+        } else {
+            stem
+        };
+        PathBuf::from("target/relon").join(name)
     });
     let build_dir = cli.build_dir.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/relon-build")
     });
-    if cli.target == "wasm32" {
-        return wasm32(&cli, &build_dir);
+    if wasm32_target {
+        return wasm32(&cli, &output, &build_dir);
     }
     let target_cpu = if cli.target_cpu == "native" {
         inkwell::targets::TargetMachine::get_host_cpu_name().to_string()

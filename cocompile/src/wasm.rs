@@ -45,7 +45,7 @@ use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSit
 
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend::{self, MainLayout};
-use crate::pipeline::{PipelineError, used_host_functions};
+use crate::pipeline::{PipelineError, read_and_lower, used_host_functions};
 
 /// Everything a host needs to call the module.
 #[derive(Debug, Clone)]
@@ -208,12 +208,38 @@ pub fn compile_wasm(
 ) -> Result<WasmModule, WasmError> {
     let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
     let program = frontend::lower_source(file, source, decls).map_err(PipelineError::from)?;
+    compile_lowered(file, &program, host, build_dir)
+}
+
+/// [`compile_wasm`] from files: the `.relon` source and the host crate's directory.
+pub fn compile_wasm_file(
+    source: &Path,
+    host: Option<&Path>,
+    build_dir: &Path,
+) -> Result<WasmModule, WasmError> {
+    let front = read_and_lower(source, host)?;
+    compile_lowered(
+        &front.source_name,
+        &front.program,
+        front.host.as_ref(),
+        build_dir,
+    )
+}
+
+fn compile_lowered(
+    file: &str,
+    program: &frontend::LoweredProgram,
+    host: Option<&HostCrate>,
+    build_dir: &Path,
+) -> Result<WasmModule, WasmError> {
+    let decls: &[HostFnDecl] = host.map_or(&[], |h| h.functions.as_slice());
     let module = &program.lowered.module;
     let used = used_host_functions(module, decls)?;
     // Pure host functions are inlined from the host crate's wasm32
     // bitcode when Rust's wasm32 target is installed; effectful ones (a
     // capability) and, without the target, all of them are imports.
-    let rust_wasm32 = rust_wasm32_target().is_ok();
+    let target = rust_wasm32_target();
+    let rust_wasm32 = target.is_ok();
     let is_import = |d: &HostFnDecl| d.capability.is_some() || !rust_wasm32;
     let ctx = Context::create();
     let mut options = CodegenOptions::wasm32();
@@ -266,7 +292,7 @@ pub fn compile_wasm(
         .map(|f| f.get_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with("relon_rt_"))
         .collect();
-    let runtime = match wasm_runtime(build_dir) {
+    let runtime = match target.and_then(|()| wasm_runtime(build_dir)) {
         Ok(archive) => Some(archive),
         // pow/fmod may still be missing: the link says so below.
         Err(_) if helpers.is_empty() => None,
@@ -301,8 +327,8 @@ pub fn compile_wasm(
     let entry = ENTRY_SYMBOL.to_string();
     let metered_entry = format!("{ENTRY_SYMBOL}{METERED_SUFFIX}");
     let mut link_inputs = vec![app_bc];
-    let pure: Vec<&HostFnDecl> = used.iter().copied().filter(|d| !is_import(d)).collect();
-    if let (Some(host), false) = (host, pure.is_empty()) {
+    let inlines_host_code = used.iter().any(|d| !is_import(d));
+    if let (Some(host), true) = (host, inlines_host_code) {
         let bitcode = relon_bitcode::build_host_crate(
             host,
             &HostBuildOptions {
@@ -392,9 +418,9 @@ pub fn compile_wasm(
             state: options.state,
             const_data: emitted.const_data,
             trap_sites: emitted.trap_sites,
-            layout: program.layout,
-            main_schema: program.lowered.main_schema,
-            return_schema: program.lowered.return_schema,
+            layout: program.layout.clone(),
+            main_schema: program.lowered.main_schema.clone(),
+            return_schema: program.lowered.return_schema.clone(),
             imports,
         },
     })
@@ -438,9 +464,21 @@ fn wasm_rt_dir() -> std::path::PathBuf {
 }
 
 /// The runtime helpers built for wasm32 (cached under `build_dir`), or
-/// why they cannot be.
+/// why they cannot be. Built (or found fresh) once per build directory and
+/// process: a conformance run compiles hundreds of modules.
 fn wasm_runtime(build_dir: &Path) -> Result<std::path::PathBuf, String> {
-    rust_wasm32_target()?;
+    static BUILT: std::sync::Mutex<Vec<(std::path::PathBuf, std::path::PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().map_err(|e| e.to_string())?;
+    if let Some((_, archive)) = built.iter().find(|(dir, _)| dir == build_dir) {
+        return Ok(archive.clone());
+    }
+    let archive = build_wasm_runtime(build_dir)?;
+    built.push((build_dir.to_path_buf(), archive.clone()));
+    Ok(archive)
+}
+
+fn build_wasm_runtime(build_dir: &Path) -> Result<std::path::PathBuf, String> {
     let target_dir = build_dir.join("wasm-rt-target");
     std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
     let lock_path = build_dir.join("wasm-rt-target.lock");
