@@ -21,10 +21,9 @@ use relon_eval_api::{
     Evaluator, NativeArgs, NativeFnCaps, RelonFunction, RuntimeError, Scope, Value,
 };
 use relon_host_shims::arena::Arena;
-use relon_host_shims::args::Limits;
 use relon_host_shims::json::ScalarValue;
-use relon_host_shims::trap_error::TrapLimits;
-use relon_host_shims::values::ValueSignature;
+use relon_host_shims::trap_error::RunLimits;
+use relon_host_shims::values::{ValueSignature, scalar_from_value};
 use relon_ir::ir::IrType;
 use relon_parser::TokenRange;
 use relon_runtime_contract::{
@@ -413,20 +412,14 @@ impl LlvmAotEvaluator {
                     name: param.name.clone(),
                     range: TokenRange::default(),
                 })?;
-            let scalar = match (param.ty, &value) {
-                (ScalarType::Int, Value::Int(i)) => ScalarValue::Int(*i),
-                (ScalarType::Float, Value::Float(f)) => ScalarValue::Float(f.0),
-                (ScalarType::Float, Value::Int(i)) => ScalarValue::Float(*i as f64),
-                (ScalarType::Bool, Value::Bool(b)) => ScalarValue::Bool(*b),
-                (ty, other) => {
-                    return Err(RuntimeError::MainArgTypeMismatch {
-                        name: param.name.clone(),
-                        expected: ty.relon_name().to_string(),
-                        found: format!("{other:?}"),
-                        range: TokenRange::default(),
-                    });
+            let scalar = scalar_from_value(param.ty, &value).ok_or_else(|| {
+                RuntimeError::MainArgTypeMismatch {
+                    name: param.name.clone(),
+                    expected: param.ty.relon_name().to_string(),
+                    found: format!("{value:?}"),
+                    range: TokenRange::default(),
                 }
-            };
+            })?;
             bound.push((param.offset, scalar));
         }
         if let Some(extra) = args.keys().min() {
@@ -448,14 +441,19 @@ impl LlvmAotEvaluator {
         }
     }
 
+    /// The sandbox's step budget and depth limit.
+    fn run_limits(&self) -> RunLimits {
+        RunLimits {
+            fuel: self.config.fuel,
+            max_depth: self.config.max_depth,
+        }
+    }
+
     fn trap_error(&self, code: u32, site: u32, host_error: Option<RuntimeError>) -> RuntimeError {
         relon_host_shims::trap_error::trap_error(
             code,
             self.trap_sites.get(site as usize).copied(),
-            TrapLimits {
-                fuel: self.config.fuel,
-                max_depth: self.config.max_depth,
-            },
+            self.run_limits(),
             host_error,
             None,
         )
@@ -545,10 +543,7 @@ impl LlvmAotEvaluator {
 
     /// Call the entry over the loaded `arena`, read the result or the error.
     fn call_on(&self, arena: &mut Arena, bound: &BoundArguments) -> Result<Value, RuntimeError> {
-        let limits = Limits {
-            fuel: self.config.fuel.unwrap_or(u64::MAX),
-            max_depth: self.config.max_depth,
-        };
+        let limits = self.run_limits().entry_limits();
         let context = HostCallContext {
             imports: &self.imports,
             error: RefCell::new(None),

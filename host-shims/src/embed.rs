@@ -27,38 +27,14 @@ use relon_runtime_contract::{ENTRY_OK, ScalarType};
 
 use crate::EntryFn;
 use crate::arena::Arena;
-use crate::args::{DEFAULT_MAX_DEPTH, Limits};
 use crate::json::ScalarValue;
-use crate::trap_error::{TrapLimits, trap_error};
+pub use crate::trap_error::RunLimits;
+use crate::trap_error::trap_error;
 use crate::values::ValueSignature;
 
 /// Version of this module's interface to generated code; generated code
 /// asserts it at compile time.
 pub const ABI_VERSION: u32 = 1;
-
-/// What one call may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunLimits {
-    /// Step budget (one step per function entry or loop iteration); `None`
-    /// runs the entry that does not count.
-    pub fuel: Option<u64>,
-    /// Calls nested deeper than this stop with `RecursionLimitExceeded`.
-    pub max_depth: u64,
-}
-
-impl RunLimits {
-    /// No step budget, the executable's default depth limit.
-    pub const DEFAULT: RunLimits = RunLimits {
-        fuel: None,
-        max_depth: DEFAULT_MAX_DEPTH,
-    };
-}
-
-impl Default for RunLimits {
-    fn default() -> Self {
-        RunLimits::DEFAULT
-    }
-}
 
 /// How an entry takes its arguments.
 #[derive(Debug, Clone, Copy)]
@@ -202,13 +178,7 @@ impl EmbeddedProgram {
         } else {
             self.entry
         };
-        let status = arena.call(
-            entry,
-            Limits {
-                fuel: limits.fuel.unwrap_or(u64::MAX),
-                max_depth: limits.max_depth,
-            },
-        );
+        let status = arena.call(entry, limits.entry_limits());
         if status == ENTRY_OK {
             return Ok(());
         }
@@ -216,10 +186,7 @@ impl EmbeddedProgram {
         Err(trap_error(
             code,
             self.trap_sites.get(site as usize).copied(),
-            TrapLimits {
-                fuel: limits.fuel,
-                max_depth: limits.max_depth,
-            },
+            *limits,
             None,
             arena.host_failure(),
         ))

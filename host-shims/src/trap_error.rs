@@ -7,14 +7,39 @@ use relon_parser::{TokenPosition, TokenRange};
 use relon_runtime_contract::{TrapCode, TrapSite};
 
 use crate::arena::SCRATCH_BYTES;
+use crate::args::{DEFAULT_MAX_DEPTH, Limits};
 
-/// What the run was allowed, for the limit named in the error.
-#[derive(Debug, Clone, Copy)]
-pub struct TrapLimits {
-    /// The step budget, if one was set.
+/// What one in-process call may use (the JIT, embedded programs); the
+/// error for a limit names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Step budget (one step per function entry or loop iteration); `None`
+    /// runs the entry that does not count.
     pub fuel: Option<u64>,
-    /// The depth limit.
+    /// Calls nested deeper than this stop with `RecursionLimitExceeded`.
     pub max_depth: u64,
+}
+
+impl RunLimits {
+    /// No step budget, the executable's default depth limit.
+    pub const DEFAULT: RunLimits = RunLimits {
+        fuel: None,
+        max_depth: DEFAULT_MAX_DEPTH,
+    };
+
+    /// The limits as the entry's state takes them (no budget: `u64::MAX`).
+    pub fn entry_limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel.unwrap_or(u64::MAX),
+            max_depth: self.max_depth,
+        }
+    }
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits::DEFAULT
+    }
 }
 
 /// The error for trap `code` at `site` (its source position, when known).
@@ -24,7 +49,7 @@ pub struct TrapLimits {
 pub fn trap_error(
     code: u32,
     site: Option<TrapSite>,
-    limits: TrapLimits,
+    limits: RunLimits,
     host_error: Option<RuntimeError>,
     host_failure: Option<&str>,
 ) -> RuntimeError {

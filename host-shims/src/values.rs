@@ -31,6 +31,8 @@ use relon_eval_api::value::{Value, ValueDict};
 use serde_json::Value as Json;
 
 use crate::arena::Arena;
+use crate::json::ScalarValue;
+use relon_runtime_contract::ScalarType;
 
 /// Name of the return schema of a `#main` whose result is one value
 /// (`relon_ir::MAIN_RETURN_SCHEMA_NAME`).
@@ -216,6 +218,19 @@ impl ValueSignature {
             self.single_value(),
         )
     }
+}
+
+/// `value` as a `#main` scalar of type `ty`: an Int where a Float is
+/// declared reads as that Float (as tree-walk does); `None` for any other
+/// pairing.
+pub fn scalar_from_value(ty: ScalarType, value: &Value) -> Option<ScalarValue> {
+    Some(match (ty, value) {
+        (ScalarType::Int, Value::Int(i)) => ScalarValue::Int(*i),
+        (ScalarType::Float, Value::Float(f)) => ScalarValue::Float(f.0),
+        (ScalarType::Float, Value::Int(i)) => ScalarValue::Float(*i as f64),
+        (ScalarType::Bool, Value::Bool(b)) => ScalarValue::Bool(*b),
+        _ => return None,
+    })
 }
 
 /// An Int where a Float is declared reads as that Float (as tree-walk does).

@@ -10,8 +10,8 @@ use relon_cocompile::wasm::WasmModule;
 use relon_eval_api::Value;
 use relon_host_shims::arena::Arena;
 use relon_host_shims::json::ScalarValue;
-use relon_host_shims::trap_error::{TrapLimits, trap_error};
-use relon_host_shims::values::ValueSignature;
+use relon_host_shims::trap_error::{RunLimits, trap_error};
+use relon_host_shims::values::{ValueSignature, scalar_from_value};
 use relon_runtime_contract::ScalarType;
 
 use super::{Answer, Native, error_kind};
@@ -165,13 +165,11 @@ impl WasmProgram {
             (Some(layout), _) => {
                 let mut arena = Arena::new(&plan.const_data, layout.in_len, layout.out_len);
                 for param in &layout.params {
-                    let value = match (param.ty, args.get(&param.name)) {
-                        (ScalarType::Int, Some(Value::Int(i))) => ScalarValue::Int(*i),
-                        (ScalarType::Float, Some(Value::Float(f))) => ScalarValue::Float(f.0),
-                        (ScalarType::Float, Some(Value::Int(i))) => ScalarValue::Float(*i as f64),
-                        (ScalarType::Bool, Some(Value::Bool(b))) => ScalarValue::Bool(*b),
-                        (_, None) => return Answer::Error("MissingMainArg".into()),
-                        _ => return Answer::Error("MainArgTypeMismatch".into()),
+                    let Some(value) = args.get(&param.name) else {
+                        return Answer::Error("MissingMainArg".into());
+                    };
+                    let Some(value) = scalar_from_value(param.ty, value) else {
+                        return Answer::Error("MainArgTypeMismatch".into());
                     };
                     arena.write_input(param.offset, value);
                 }
@@ -205,7 +203,7 @@ impl WasmProgram {
             Ok((code, site)) => Answer::Error(error_kind(&trap_error(
                 code,
                 plan.trap_sites.get(site as usize).copied(),
-                TrapLimits {
+                RunLimits {
                     fuel,
                     max_depth: MAX_DEPTH,
                 },
