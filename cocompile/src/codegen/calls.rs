@@ -47,7 +47,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let length_only = |i: usize| body.is_some_and(|b| reads_only_length(b, i as u32));
             self.check_handle_args(&args, &callee_params, "this call", &length_only)?;
         }
-        let result = self.call_emitted(callee, &callee_params, args)?;
+        let key = self.memo_key(callee_ref, &args);
+        let result = self.call_memoized(key, callee, &callee_params, args)?;
         if ret_ty != IrType::Unit || callee_ret != IrType::Unit {
             let result = self.coerce(result, ret_ty)?;
             self.push(result);
@@ -93,6 +94,50 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
     /// Call an emitted function with the implicit state and arena first,
     /// then leave too if it trapped.
+    /// The memo key of a call of module function `func` with `args`
+    /// (for a closure call, the handle first), when the call may reuse an
+    /// earlier identical one: a pure callee, in the unmetered code (see
+    /// `call_memo`).
+    fn memo_key(
+        &self,
+        func: FuncRef,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Option<super::call_memo::CallKey<'ctx>> {
+        let FuncRef::Module(index) = func else {
+            return None;
+        };
+        if self.m.metered || !self.m.pure_functions.contains(&index) {
+            return None;
+        }
+        Some((
+            index,
+            args.iter().map(|a| self.call_memo.key_of(*a)).collect(),
+        ))
+    }
+
+    /// [`Self::call_emitted`], or the result of the identical call `key`
+    /// names, made earlier at a point that dominates this one.
+    fn call_memoized(
+        &mut self,
+        key: Option<super::call_memo::CallKey<'ctx>>,
+        callee: FunctionValue<'ctx>,
+        params: &[IrType],
+        args: Vec<BasicValueEnum<'ctx>>,
+    ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
+        if let Some(result) = key.as_ref().and_then(|k| self.call_memo.lookup(k)) {
+            return Ok(result);
+        }
+        let result = self.call_emitted(callee, params, args)?;
+        // A call in tail position is not checked for a trap, so its value
+        // is not one to reuse (nothing follows it anyway).
+        if let Some(key) = key
+            && !self.op_in_tail
+        {
+            self.call_memo.record(key, result);
+        }
+        Ok(result)
+    }
+
     fn call_emitted(
         &mut self,
         callee: FunctionValue<'ctx>,
@@ -362,6 +407,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         captures: &[ClosureCapture],
         captures_size: u32,
     ) -> Result<(), CodegenError> {
+        self.in_closure_memory(|this| {
+            this.emit_make_closure_words(fn_table_idx, captures, captures_size)
+        })
+    }
+
+    /// [`Self::emit_make_closure`]'s allocations and stores (closure memory).
+    fn emit_make_closure_words(
+        &mut self,
+        fn_table_idx: u32,
+        captures: &[ClosureCapture],
+        captures_size: u32,
+    ) -> Result<(), CodegenError> {
         let i32t = self.m.ctx.i32_type();
         let handle = self.alloc_scratch(i32t.const_int(8, false))?;
         let captures_ptr = if captures_size > 0 {
@@ -426,7 +483,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     ) -> Result<(), CodegenError> {
         let mut call_params = vec![IrType::I32];
         call_params.extend_from_slice(param_tys);
-        let candidates: Vec<(u32, FuncRef)> = self
+        let by_signature: Vec<(u32, FuncRef)> = self
             .m
             .ir
             .closure_table
@@ -438,6 +495,17 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 params == call_params && ret == ret_ty
             })
             .collect();
+        // Narrowed to the slots this handle can name, when the let it came
+        // from is known to hold only some closures (see `closure_targets`).
+        let candidates = match self.known_handles.get(&BasicValueEnum::IntValue(handle)) {
+            Some(slots) if by_signature.iter().any(|(slot, _)| slots.contains(slot)) => {
+                by_signature
+                    .into_iter()
+                    .filter(|(slot, _)| slots.contains(slot))
+                    .collect()
+            }
+            _ => by_signature,
+        };
         // A closure's parameter `i` is its function's `i + 1` (the
         // captures come first).
         let funcs = &self.m.ir.funcs;
@@ -466,24 +534,28 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             return Ok(());
         }
         self.push(handle.into());
-        self.load_absolute(4, IrType::I32)?;
+        self.in_closure_memory(|this| this.load_absolute(4, IrType::I32))?;
         let captures_ptr = self.pop()?;
 
+        let mut memo_args = vec![BasicValueEnum::IntValue(handle)];
+        memo_args.extend(args.iter().copied());
         let mut call_args = vec![captures_ptr];
         call_args.extend(args);
         let ctx = self.m.ctx;
         let i32t = ctx.i32_type();
         let ret_llvm = self.m.llvm_type(ret_ty);
         if let [(_, func)] = candidates.as_slice() {
-            // One function has this signature: every handle that can reach
-            // this call names it, so the call is direct.
+            // One function has this signature, or the handle can only name
+            // one closure: every handle that can reach this call names it,
+            // so the call is direct.
             let callee = self.m.declare(*func)?;
-            let result = self.call_emitted(callee, &call_params, call_args)?;
+            let key = self.memo_key(*func, &memo_args);
+            let result = self.call_memoized(key, callee, &call_params, call_args)?;
             self.push(result);
             return Ok(());
         }
         self.push(handle.into());
-        self.load_absolute(0, IrType::I32)?;
+        self.in_closure_memory(|this| this.load_absolute(0, IrType::I32))?;
         let table_idx = self.pop_int()?;
         let bad = ctx.append_basic_block(self.function, "bad_closure");
         let done = ctx.append_basic_block(self.function, "closure_done");

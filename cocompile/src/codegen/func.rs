@@ -3,11 +3,11 @@
 //! The op families are methods on [`FuncEmitter`] defined in the sibling
 //! files; this file owns the shared state and the dispatch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use inkwell::basic_block::BasicBlock;
 use inkwell::types::BasicTypeEnum;
-use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PhiValue, PointerValue};
 use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_runtime_contract::TrapCode;
 
@@ -57,6 +57,14 @@ pub struct SelfCall<'ctx> {
     pub single_set_lets: HashSet<u32>,
 }
 
+/// A function's shared trap exit (see [`FuncEmitter::trap_now`]).
+#[derive(Clone, Copy)]
+pub struct TrapExit<'ctx> {
+    block: BasicBlock<'ctx>,
+    code: PhiValue<'ctx>,
+    site: PhiValue<'ctx>,
+}
+
 /// Emits one function.
 pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) m: &'m mut ModuleEmitter<'ctx, 'ir>,
@@ -91,6 +99,21 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// Self-recursion (see `self_recursion`): this function, the capture
     /// offset of its own handle, the values and lets known to hold it.
     pub(crate) self_call: Option<SelfCall<'ctx>>,
+    /// Closure-typed lets whose possible closures are known (closure-table
+    /// slots; see `closure_targets`).
+    pub(crate) known_let_closures: HashMap<u32, BTreeSet<u32>>,
+    /// Handle values read from those lets, with the slots they can name.
+    pub(crate) known_handles: HashMap<BasicValueEnum<'ctx>, BTreeSet<u32>>,
+    /// Results of pure calls already made (see `call_memo`).
+    pub(crate) call_memo: super::call_memo::CallMemo<'ctx>,
+    /// The shared trap exit, once a check needed it.
+    pub(crate) trap_exit: Option<TrapExit<'ctx>>,
+    /// The alias class of the arena accesses being emitted (see
+    /// `arena_alias`).
+    pub(crate) arena_class: super::arena_alias::ArenaClass,
+    /// This function's captures parameter, when it is a closure's body
+    /// (the base of its capture loads, which read closure memory).
+    pub(crate) captures_param: Option<BasicValueEnum<'ctx>>,
     /// Whether the body being emitted is in tail position (its last value
     /// is the function's return value).
     pub(crate) tail_context: bool,
@@ -153,6 +176,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             handle_types: HashMap::new(),
             alloca_block,
             self_call: None,
+            known_let_closures: HashMap::new(),
+            known_handles: HashMap::new(),
+            call_memo: Default::default(),
+            trap_exit: None,
+            arena_class: super::arena_alias::ArenaClass::Data,
+            captures_param: None,
             tail_context: !is_entry,
             op_in_tail: false,
             line: 0,
@@ -190,6 +219,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(first) = body.first() {
             self.set_position(first);
         }
+        self.assume_no_trap_pending()?;
         if self.m.options.depth_limit && !self.is_entry {
             self.enter_call_depth()?;
         }
@@ -230,7 +260,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         tail: bool,
     ) -> Result<Flow, CodegenError> {
         let outer = std::mem::replace(&mut self.tail_context, tail);
+        self.call_memo.enter_body(body);
         let flow = self.emit_body(body);
+        self.call_memo.leave_body(body);
         self.tail_context = outer;
         flow
     }
@@ -544,15 +576,45 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn trap_now(&mut self, code: TrapCode) -> Result<(), CodegenError> {
         let site = self.m.trap_site(self.line, self.column);
         let i32t = self.m.ctx.i32_type();
+        let from = self.current_block()?;
+        let trap = self.trap_exit()?;
+        trap.code
+            .add_incoming(&[(&i32t.const_int(code.as_u32() as u64, false), from)]);
+        trap.site
+            .add_incoming(&[(&i32t.const_int(site as u64, false), from)]);
+        self.m.builder.build_unconditional_branch(trap.block)?;
+        Ok(())
+    }
+
+    /// The function's one trap exit, made on first use: it records the
+    /// trap code and site it is branched to with (two phis) and leaves.
+    /// Every check branching to one shared block, rather than to a block of
+    /// its own with the two stores, keeps a checked function small enough
+    /// for LLVM's inliner.
+    fn trap_exit(&mut self) -> Result<TrapExit<'ctx>, CodegenError> {
+        if let Some(exit) = self.trap_exit {
+            return Ok(exit);
+        }
+        let resume = self.current_block()?;
+        let ctx = self.m.ctx;
+        let i32t = ctx.i32_type();
+        let block = ctx.append_basic_block(self.function, "trap");
+        self.m.builder.position_at_end(block);
+        let code = self.m.builder.build_phi(i32t, "trap_code")?;
+        let site = self.m.builder.build_phi(i32t, "trap_site")?;
         self.store_state(
             self.m.options.state.trap_code,
-            i32t.const_int(code.as_u32() as u64, false),
+            code.as_basic_value().into_int_value(),
         )?;
         self.store_state(
             self.m.options.state.trap_site,
-            i32t.const_int(site as u64, false),
+            site.as_basic_value().into_int_value(),
         )?;
-        self.return_abruptly()
+        self.return_abruptly()?;
+        self.m.builder.position_at_end(resume);
+        let exit = TrapExit { block, code, site };
+        self.trap_exit = Some(exit);
+        Ok(exit)
     }
 
     /// Leave the function after a trap was recorded (no depth bookkeeping:
@@ -604,6 +666,28 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let cont_bb = self.branch_cold(cond)?;
         self.trap_now(code)?;
         self.m.builder.position_at_end(cont_bb);
+        Ok(())
+    }
+
+    /// Tell LLVM that no trap is pending when this function starts: the
+    /// entry wrappers clear `state.trap_code` before the run, and a trap
+    /// returns straight up the call chain, so no emitted function is ever
+    /// called with one pending. Once a callee is inlined, its caller's
+    /// [`Self::propagate_trap`] then folds away on every path where the
+    /// callee recorded none. (The load only feeds the assumption, so no
+    /// instruction is left of it.)
+    fn assume_no_trap_pending(&mut self) -> Result<(), CodegenError> {
+        let code = self.load_state_u32(self.m.options.state.trap_code, "pending_trap")?;
+        let none = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::EQ,
+            code,
+            self.m.ctx.i32_type().const_zero(),
+            "no_trap_pending",
+        )?;
+        let assume = inkwell::intrinsics::Intrinsic::find("llvm.assume")
+            .and_then(|i| i.get_declaration(&self.m.module, &[]))
+            .ok_or_else(|| CodegenError::Llvm("llvm.assume is missing".into()))?;
+        self.m.builder.build_call(assume, &[none.into()], "")?;
         Ok(())
     }
 

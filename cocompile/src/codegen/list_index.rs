@@ -4,18 +4,22 @@
 //!
 //! The index is checked against the list's length before any address is
 //! formed: a negative index is tree-walk's `TypeMismatch`, an index at or
-//! past the end its `VariableNotFound`. Element layouts: `Int`/`Float`
+//! past the end its `VariableNotFound`. Then the list's whole payload is
+//! checked to lie in the arena (the same check for every read of a list,
+//! so LLVM keeps one), which puts every in-range element in it. Element layouts: `Int`/`Float`
 //! (and the rows of nested lists) are 8-byte words at the first 8-aligned
 //! offset after the `u32` length; `String` elements are `u32` handles
 //! right after it; `Bool` elements are bytes.
 
 use inkwell::IntPredicate;
+use inkwell::values::BasicValue;
 use relon_host_shims::rt::DICT_GET_SYMBOL;
 use relon_ir::ir::IrType;
 use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
 use super::func::FuncEmitter;
+use super::memory::byte_offset;
 
 impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
     /// `ListGetByIntIdx { element_ty }`: `[list, index] -> [element]`.
@@ -31,27 +35,11 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
         let base = self.pop_int()?;
         let base = self.to_i32(base)?;
         let len_addr = self.arena_addr(base, 0, 4)?;
-        let len = self
-            .m
-            .builder
-            .build_load(i32t, len_addr, "list_len")?
-            .into_int_value();
+        let len = self.m.builder.build_load(i32t, len_addr, "list_len")?;
+        self.tag_arena_access(len.as_instruction_value(), Some(base.into()))?;
+        let len = len.into_int_value();
         let len = self.m.builder.build_int_z_extend(len, i64t, "list_len64")?;
-        let negative = self.m.builder.build_int_compare(
-            IntPredicate::SLT,
-            position,
-            i64t.const_zero(),
-            "index_negative",
-        )?;
-        self.trap_if(negative, TrapCode::NegativeIndex)?;
-        let past_end =
-            self.m
-                .builder
-                .build_int_compare(IntPredicate::SGE, position, len, "index_past_end")?;
-        self.trap_if(past_end, TrapCode::IndexPastEnd)?;
-        // In range, so the index fits the i32 address arithmetic.
         let b = &self.m.builder;
-        let position = b.build_int_truncate(position, i32t, "index32")?;
         let (start, stride, load_as) = match element_ty {
             IrType::I64 | IrType::F64 | IrType::ListInt | IrType::ListFloat => {
                 let start = b.build_int_add(base, i32t.const_int(11, false), "payload_up")?;
@@ -84,16 +72,35 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
             ),
             other => return Err(self.malformed(format!("ListGetByIntIdx of {other:?} elements"))),
         };
-        let offset = b.build_int_mul(position, i32t.const_int(stride, false), "element_off")?;
-        let addr = b.build_int_add(start, offset, "element")?;
-        self.push(addr.into());
-        self.load_absolute(0, load_as)?;
-        if element_ty == IrType::Bool {
-            // The byte load pushes an i32 0/1; a Bool is an i1.
-            let byte = self.pop_int()?;
-            let bit = self.truthy(byte)?;
-            self.push(bit.into());
-        }
+        let negative = self.m.builder.build_int_compare(
+            IntPredicate::SLT,
+            position,
+            i64t.const_zero(),
+            "index_negative",
+        )?;
+        self.trap_if(negative, TrapCode::NegativeIndex)?;
+        let past_end =
+            self.m
+                .builder
+                .build_int_compare(IntPredicate::SGE, position, len, "index_past_end")?;
+        self.trap_if(past_end, TrapCode::IndexPastEnd)?;
+        // The whole payload lies in the arena. The check is the same for
+        // every read of this list, so LLVM keeps the first and drops the
+        // repeats it dominates; an in-range index then needs no check of
+        // its own.
+        let extent =
+            self.m
+                .builder
+                .build_int_mul(len, i64t.const_int(stride, false), "payload_len")?;
+        self.arena_span(start, 0, extent)?;
+        // 0 <= position < len: the element lies inside the payload checked above.
+        let b = &self.m.builder;
+        let start = b.build_int_z_extend(start, i64t, "payload64")?;
+        let offset = b.build_int_mul(position, i64t.const_int(stride, false), "element_off")?;
+        let at = b.build_int_add(start, offset, "element")?;
+        let addr = byte_offset(b, ctx, self.arena, at)?;
+        let value = self.load_typed(addr, load_as, Some(base))?;
+        self.push(value);
         Ok(())
     }
 

@@ -25,7 +25,8 @@ pub(crate) fn byte_offset<'ctx>(
     // SAFETY: an in-bounds GEP only computes an address. Every address this
     // code generator forms is a constant field offset inside `EntryState`,
     // a field offset inside the runtime's input/output records, or an arena
-    // offset checked against `arena_len` first (`FuncEmitter::arena_addr`).
+    // offset checked against `arena_len` first (`FuncEmitter::arena_addr`,
+    // or for a list element the list's whole payload, `emit_list_get`).
     Ok(unsafe { builder.build_in_bounds_gep(ctx.i8_type(), base, &[offset], "addr")? })
 }
 
@@ -87,6 +88,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(sc) = self.self_call.as_mut().filter(|sc| sc.lets.contains(&idx)) {
             sc.handles.push(value);
         }
+        if ty == IrType::Closure
+            && let Some(slots) = self.known_let_closures.get(&idx)
+        {
+            self.known_handles.insert(value, slots.clone());
+        }
+        self.call_memo.on_let_get(idx, value);
         self.push(value);
         self.tag_top_handle(ty);
         Ok(())
@@ -103,6 +110,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let value = self.coerce(value, ty)?;
         let slot = self.let_slot(idx, ty)?;
         self.m.builder.build_store(slot, value)?;
+        self.call_memo.on_let_set(idx);
         self.bound_lets.insert(idx);
         Ok(())
     }
@@ -146,7 +154,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             IrType::I32
         };
         let addr = self.record_field_addr(self.m.options.state.in_offset, offset)?;
-        let value = self.load_typed(addr, ty)?;
+        let value = self.load_typed(addr, ty, None)?;
+        self.call_memo.on_param_load(offset, value);
         self.push(value);
         self.tag_top_handle(declared);
         Ok(())
@@ -170,7 +179,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let value = self.pop()?;
         let value = self.coerce(value, ty)?;
         let addr = self.record_field_addr(self.m.options.state.out_offset, offset)?;
-        self.store_typed(addr, value, ty)
+        self.store_typed(addr, value, ty, None)
     }
 
     /// The native address of arena offset `base + offset`, trapping with
@@ -183,6 +192,33 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     ) -> Result<PointerValue<'ctx>, CodegenError> {
         let width = self.m.ctx.i64_type().const_int(width as u64, false);
         self.arena_span(base, offset, width)
+    }
+
+    /// The native address of arena offset `base + offset`, moved down to
+    /// the last `width` bytes of the arena if it lies past them: for loads
+    /// of closure memory (see `arena_alias`), which only `MakeClosure`
+    /// writes, so the address is in the arena by construction. The clamp
+    /// keeps that true whatever happens, with no trap branch: a load that
+    /// has no side effect is one LLVM can hoist out of a loop, or drop
+    /// when nothing uses it.
+    pub(crate) fn arena_addr_clamped(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        width: u32,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
+        let ctx = self.m.ctx;
+        let i64t = ctx.i64_type();
+        let base = self.to_i32(base)?;
+        let b = &self.m.builder;
+        let base = b.build_int_z_extend(base, i64t, "base64")?;
+        let at = b.build_int_add(base, i64t.const_int(offset as u64, false), "abs")?;
+        // A closure exists, so `MakeClosure` placed its 8-byte handle in
+        // this arena: `arena_len >= 8 >= width`, and this does not wrap.
+        let last = b.build_int_sub(self.arena_len, i64t.const_int(width as u64, false), "last")?;
+        let past = b.build_int_compare(inkwell::IntPredicate::UGT, at, last, "past_last")?;
+        let at = b.build_select(past, last, at, "clamped")?.into_int_value();
+        byte_offset(&self.m.builder, ctx, self.arena, at)
     }
 
     /// [`Self::arena_addr`] for a run-time length `len` (an `i64`).
@@ -224,19 +260,24 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 .params
                 .first()
                 .is_some_and(|p| *p == BasicValueEnum::IntValue(base));
-        let addr = self.arena_addr(base, offset, width_of(ty))?;
+        let addr = if self.reads_closure_memory(base) {
+            self.arena_addr_clamped(base, offset, width_of(ty))?
+        } else {
+            self.arena_addr(base, offset, width_of(ty))?
+        };
         let value = if ty == IrType::Bool {
             let byte = self
                 .m
                 .builder
                 .build_load(self.m.ctx.i8_type(), addr, "byte")?;
             set_align(byte, 1)?;
+            self.tag_arena_access(byte.as_instruction_value(), Some(base.into()))?;
             self.m
                 .builder
                 .build_int_z_extend(byte.into_int_value(), self.m.ctx.i32_type(), "byte32")?
                 .into()
         } else {
-            self.load_typed(addr, ty)?
+            self.load_typed(addr, ty, Some(base))?
         };
         if own_handle && let Some(sc) = self.self_call.as_mut() {
             sc.handles.push(value);
@@ -272,16 +313,20 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             store
                 .set_alignment(1)
                 .map_err(|e| CodegenError::Llvm(e.to_string()))?;
+            self.tag_arena_access(Some(store), Some(base.into()))?;
             return Ok(());
         }
         let value = self.coerce(value, ty)?;
-        self.store_typed(addr, value, ty)
+        self.store_typed(addr, value, ty, Some(base))
     }
 
-    fn load_typed(
+    /// Load `ty` from the arena address `addr`, which is relative to the
+    /// arena offset `base` (for its alias class, see `arena_alias`).
+    pub(crate) fn load_typed(
         &self,
         addr: PointerValue<'ctx>,
         ty: IrType,
+        base: Option<IntValue<'ctx>>,
     ) -> Result<BasicValueEnum<'ctx>, CodegenError> {
         let ctx = self.m.ctx;
         let b = &self.m.builder;
@@ -289,6 +334,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             IrType::Bool => {
                 let byte = b.build_load(ctx.i8_type(), addr, "bool_byte")?;
                 set_align(byte, 1)?;
+                self.tag_arena_access(byte.as_instruction_value(), base.map(Into::into))?;
                 b.build_int_compare(
                     inkwell::IntPredicate::NE,
                     byte.into_int_value(),
@@ -300,16 +346,20 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             other => {
                 let v = b.build_load(self.m.llvm_type(other), addr, "load")?;
                 set_align(v, 1)?;
+                self.tag_arena_access(v.as_instruction_value(), base.map(Into::into))?;
                 v
             }
         })
     }
 
+    /// Store `value` as `ty` at the arena address `addr`, relative to the
+    /// arena offset `base` (for its alias class, see `arena_alias`).
     fn store_typed(
         &self,
         addr: PointerValue<'ctx>,
         value: BasicValueEnum<'ctx>,
         ty: IrType,
+        base: Option<IntValue<'ctx>>,
     ) -> Result<(), CodegenError> {
         let b = &self.m.builder;
         let value = if ty == IrType::Bool {
@@ -322,7 +372,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         store
             .set_alignment(1)
             .map_err(|e| CodegenError::Llvm(e.to_string()))?;
-        Ok(())
+        self.tag_arena_access(Some(store), base.map(Into::into))
     }
 
     /// Bump-allocate `size` bytes of scratch (8-aligned); returns the arena offset.

@@ -19,9 +19,12 @@
 //! The code generator never guesses: an op outside the supported set is
 //! refused with its name and source line ([`CodegenError::UnsupportedOp`]).
 
+pub mod arena_alias;
 pub mod arith;
 pub mod assigned;
+pub mod call_memo;
 pub mod calls;
+pub mod closure_targets;
 pub mod const_pool;
 pub mod control;
 pub mod func;
@@ -256,6 +259,12 @@ pub struct ModuleEmitter<'ctx, 'ir> {
     pub(crate) function_attributes: Vec<Attribute>,
     /// Module function index -> capture offset holding its own handle.
     pub(crate) self_captures: HashMap<u32, u32>,
+    /// Which closures each closure-typed let can hold.
+    pub(crate) closure_targets: closure_targets::ClosureTargets,
+    /// The alias classes of arena accesses.
+    pub(crate) arena_tbaa: arena_alias::ArenaTbaa<'ctx>,
+    /// Module functions a repeated call to may be made once.
+    pub(crate) pure_functions: std::collections::HashSet<u32>,
     /// Literals and tables, placed as emitted code refers to them.
     pub(crate) const_pool: const_pool::ConstPool,
 }
@@ -291,6 +300,9 @@ pub fn emit_module<'ctx>(
         host_call_sites: Vec::new(),
         function_attributes: Vec::new(),
         self_captures: self_recursion::self_capture_offsets(ir),
+        closure_targets: closure_targets::ClosureTargets::analyze(ir),
+        arena_tbaa: arena_alias::ArenaTbaa::new(ctx),
+        pure_functions: call_memo::pure_module_functions(ir),
         const_pool: const_pool::ConstPool::default(),
     };
     emitter.function_attributes = emitter.rustc_compatible_attributes();
@@ -546,6 +558,12 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         if let Some((function, offset)) = self_capture {
             emitter.enable_self_calls(function, offset, body);
         }
+        if let FuncRef::Module(i) = func {
+            emitter.known_let_closures = emitter.m.closure_targets.lets_of(i);
+            if emitter.m.closure_targets.is_closure_body(i) {
+                emitter.captures_param = emitter.params.first().copied();
+            }
+        }
         // The program's own functions: the bundled stdlib bodies (checked
         // against tree-walk by the corpus) set their loop state on paths
         // this structural analysis cannot follow.
@@ -581,6 +599,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             .get_first_param()
             .ok_or_else(|| CodegenError::Llvm("entry has no parameter".into()))?
             .into_pointer_value();
+        self.clear_trap_code(state)?;
         let mut args = self.implicit_args(state)?;
         let in_off =
             self.load_state_field(state, self.options.state.in_offset, i32t.into(), "in_off")?;
@@ -672,6 +691,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             .get_nth_param(1)
             .ok_or_else(missing)?
             .into_pointer_value();
+        self.clear_trap_code(state)?;
         let mut call_args = self.implicit_args(state)?;
         let b = &self.builder;
         for i in 0..arity {
@@ -734,6 +754,26 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             self.ctx.i64_type().const_int(offset as u64, false),
         )?;
         Ok(self.builder.build_load(ty, addr, name)?)
+    }
+
+    /// Start a run with no trap pending: every emitted function may then
+    /// assume `state.trap_code == 0` on entry (see
+    /// `FuncEmitter::assume_no_trap_pending`).
+    fn clear_trap_code(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+    ) -> Result<(), CodegenError> {
+        let addr = memory::byte_offset(
+            &self.builder,
+            self.ctx,
+            state,
+            self.ctx
+                .i64_type()
+                .const_int(self.options.state.trap_code as u64, false),
+        )?;
+        self.builder
+            .build_store(addr, self.ctx.i32_type().const_zero())?;
+        Ok(())
     }
 
     /// Record a trap site and return its index.
