@@ -92,8 +92,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    /// Call an emitted function with the implicit state and arena first,
-    /// then leave too if it trapped.
     /// The memo key of a call of module function `func` with `args`
     /// (for a closure call, the handle first), when the call may reuse an
     /// earlier identical one: a pure callee, in the unmetered code (see
@@ -138,6 +136,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(result)
     }
 
+    /// Call an emitted function with the implicit state and arena first,
+    /// then leave too if it trapped.
     fn call_emitted(
         &mut self,
         callee: FunctionValue<'ctx>,
