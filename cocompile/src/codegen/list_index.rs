@@ -6,10 +6,12 @@
 //! formed: a negative index is tree-walk's `TypeMismatch`, an index at or
 //! past the end its `VariableNotFound`. Then the list's whole payload is
 //! checked to lie in the arena (the same check for every read of a list,
-//! so LLVM keeps one), which puts every in-range element in it. Element layouts: `Int`/`Float`
-//! (and the rows of nested lists) are 8-byte words at the first 8-aligned
-//! offset after the `u32` length; `String` elements are `u32` handles
-//! right after it; `Bool` elements are bytes.
+//! so LLVM keeps one), which puts every in-range element in it.
+//!
+//! Element layouts: `Int`/`Float` (and the rows of nested lists) are
+//! 8-byte words at the first 8-aligned offset after the `u32` length;
+//! `String` elements are `u32` handles right after it; `Bool` elements are
+//! bytes.
 
 use inkwell::IntPredicate;
 use inkwell::values::BasicValue;

@@ -26,7 +26,8 @@ pub(crate) fn byte_offset<'ctx>(
     // code generator forms is a constant field offset inside `EntryState`,
     // a field offset inside the runtime's input/output records, or an arena
     // offset checked against `arena_len` first (`FuncEmitter::arena_addr`,
-    // or for a list element the list's whole payload, `emit_list_get`).
+    // or for a list element the list's whole payload, `emit_list_get`) or
+    // clamped into it (closure memory, `FuncEmitter::arena_addr_clamped`).
     Ok(unsafe { builder.build_in_bounds_gep(ctx.i8_type(), base, &[offset], "addr")? })
 }
 
