@@ -465,12 +465,8 @@ pub(crate) fn build_object(
 
     let optimized = work.path().join("optimized.bc");
     let remarks = work.path().join("remarks.yaml");
-    let mut opt = Command::new(&tools.opt);
-    opt.arg("-passes=internalize,default<O3>")
-        .arg(format!(
-            "-internalize-public-api-list={entry},{metered_entry}"
-        ))
-        .arg(format!("-mcpu={}", settings.target_cpu))
+    let mut opt = internalizing_opt(&tools, &[entry, &metered_entry]);
+    opt.arg(format!("-mcpu={}", settings.target_cpu))
         .arg("-pass-remarks-filter=inline")
         .arg("-pass-remarks-output")
         .arg(&remarks)
@@ -506,6 +502,18 @@ pub(crate) fn build_object(
         inlining,
         host_functions: used.iter().map(|d| d.name.clone()).collect(),
     })
+}
+
+/// `opt` internalizing every symbol but `entries` (so the host crate's
+/// exports and the runtime's helpers can be inlined and dropped), then O3;
+/// the caller adds its own flags, the input and the output.
+pub(crate) fn internalizing_opt(tools: &LlvmTools, entries: &[&str]) -> Command {
+    let mut cmd = Command::new(&tools.opt);
+    cmd.arg("-passes=internalize,default<O3>").arg(format!(
+        "-internalize-public-api-list={}",
+        entries.join(",")
+    ));
+    cmd
 }
 
 fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path) -> Command {

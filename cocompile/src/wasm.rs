@@ -45,7 +45,7 @@ use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSit
 
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend::{self, MainLayout};
-use crate::pipeline::{PipelineError, read_and_lower, used_host_functions};
+use crate::pipeline::{PipelineError, internalizing_opt, read_and_lower, used_host_functions};
 
 /// Everything a host needs to call the module.
 #[derive(Debug, Clone)]
@@ -350,14 +350,8 @@ fn compile_lowered(
         .link(&link_inputs, &linked)
         .map_err(PipelineError::from)?;
     let optimized = dir.join("optimized.bc");
-    let mut opt = Command::new(&tools.opt);
-    opt.arg("-passes=internalize,default<O3>")
-        .arg(format!(
-            "-internalize-public-api-list={entry},{metered_entry}"
-        ))
-        .arg(&linked)
-        .arg("-o")
-        .arg(&optimized);
+    let mut opt = internalizing_opt(&tools, &[&entry, &metered_entry]);
+    opt.arg(&linked).arg("-o").arg(&optimized);
     run(opt)?;
     let object = dir.join("app.o");
     let mut llc = Command::new(&tools.llc);
