@@ -69,8 +69,9 @@ enum Source {
 /// The solved analysis.
 #[derive(Debug, Default)]
 pub struct ClosureTargets {
-    /// (module function, let index) -> handles it can hold.
-    lets: HashMap<(u32, u32), Targets>,
+    /// Module function -> its lets whose closures are known (and not
+    /// none), with the closure-table slots each can hold.
+    known_lets: HashMap<u32, HashMap<u32, BTreeSet<u32>>>,
     /// Module functions that are closure bodies and nothing else: their
     /// first parameter is always a captures block.
     closure_bodies: HashSet<u32>,
@@ -163,8 +164,16 @@ impl ClosureTargets {
             .copied()
             .filter(|func| !called_directly.contains(func))
             .collect();
+        let mut known_lets: HashMap<u32, HashMap<u32, BTreeSet<u32>>> = HashMap::new();
+        for ((func, idx), targets) in lets {
+            if let Targets::Known(slots) = targets
+                && !slots.is_empty()
+            {
+                known_lets.entry(func).or_default().insert(idx, slots);
+            }
+        }
         ClosureTargets {
-            lets,
+            known_lets,
             closure_bodies,
         }
     }
@@ -175,22 +184,9 @@ impl ClosureTargets {
         self.closure_bodies.contains(&func)
     }
 
-    /// The closure-table slots let `idx` of module function `func` can
-    /// hold, when that is known and not empty.
-    pub fn of_let(&self, func: u32, idx: u32) -> Option<&BTreeSet<u32>> {
-        match self.lets.get(&(func, idx)) {
-            Some(Targets::Known(slots)) if !slots.is_empty() => Some(slots),
-            _ => None,
-        }
-    }
-
     /// Every let of module function `func` with known targets.
     pub fn lets_of(&self, func: u32) -> HashMap<u32, BTreeSet<u32>> {
-        self.lets
-            .keys()
-            .filter(|(f, _)| *f == func)
-            .filter_map(|(_, idx)| self.of_let(func, *idx).map(|s| (*idx, s.clone())))
-            .collect()
+        self.known_lets.get(&func).cloned().unwrap_or_default()
     }
 }
 
