@@ -176,9 +176,18 @@ impl JitEngine {
             sites = emitted.trap_sites;
             const_data = emitted.const_data;
             let machine = codegen::target_machine(options)?;
+            let passes = PassBuilderOptions::create();
+            // SAFETY: `passes` is a live pass-builder options object that
+            // outlives the call; the setter only stores the threshold in it.
+            unsafe {
+                llvm_sys::transforms::pass_builder::LLVMPassBuilderOptionsSetInlinerThreshold(
+                    passes.as_mut_ptr(),
+                    codegen::INLINE_THRESHOLD as i32,
+                );
+            }
             emitted
                 .module
-                .run_passes("default<O3>", &machine, PassBuilderOptions::create())
+                .run_passes("default<O3>", &machine, passes)
                 .map_err(|e| JitError::Llvm(e.to_string()))?;
             let engine = emitted
                 .module
