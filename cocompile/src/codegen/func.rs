@@ -106,6 +106,8 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) known_handles: HashMap<BasicValueEnum<'ctx>, BTreeSet<u32>>,
     /// Results of pure calls already made (see `call_memo`).
     pub(crate) call_memo: super::call_memo::CallMemo<'ctx>,
+    /// Stores into fresh allocations held back (see `fresh_stores`).
+    pub(crate) fresh: super::fresh_stores::FreshStores<'ctx>,
     /// The shared trap exit, once a check needed it.
     pub(crate) trap_exit: Option<TrapExit<'ctx>>,
     /// The alias class of the arena accesses being emitted (see
@@ -179,6 +181,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             known_let_closures: HashMap::new(),
             known_handles: HashMap::new(),
             call_memo: Default::default(),
+            fresh: Default::default(),
             trap_exit: None,
             arena_class: super::arena_alias::ArenaClass::Data,
             captures_param: None,
@@ -228,6 +231,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         }
         let flow = self.emit_body(body)?;
         if flow == Flow::Continues {
+            self.fresh_escape()?;
             // A body that falls off its end returns its top value.
             self.emit_return()?;
         }
@@ -262,6 +266,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let outer = std::mem::replace(&mut self.tail_context, tail);
         self.call_memo.enter_body(body);
         let flow = self.emit_body(body);
+        // Held stores of the body's last stretch go before its exit.
+        let flow = match flow {
+            Ok(Flow::Continues) => self.fresh_escape().map(|()| Flow::Continues),
+            other => other,
+        };
         self.call_memo.leave_body(body);
         self.tail_context = outer;
         flow
@@ -276,6 +285,18 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     fn emit_op(&mut self, op: &Op) -> Result<Flow, CodegenError> {
+        match self.fresh_before_op(op)? {
+            super::fresh_stores::FreshStep::Held => Ok(Flow::Continues),
+            super::fresh_stores::FreshStep::Emit => self.emit_op_now(op),
+            super::fresh_stores::FreshStep::EmitTracked => {
+                let flow = self.emit_op_now(op)?;
+                self.fresh_after_op();
+                Ok(flow)
+            }
+        }
+    }
+
+    fn emit_op_now(&mut self, op: &Op) -> Result<Flow, CodegenError> {
         match op {
             Op::ConstBool(b) => {
                 self.push(self.m.ctx.bool_type().const_int(*b as u64, false).into())

@@ -304,12 +304,29 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         value: BasicValueEnum<'ctx>,
     ) -> Result<(), CodegenError> {
         let addr = self.arena_addr(base, offset, width_of(ty))?;
+        let value = if ty == IrType::Bool {
+            self.coerce(value, IrType::I32)?
+        } else {
+            self.coerce(value, ty)?
+        };
+        self.store_checked_value(addr, value, ty, base)
+    }
+
+    /// The store of [`Self::store_at`] once `addr` is checked and `value`
+    /// coerced to `ty` (a `Bool` to an `i32`, stored as its low byte).
+    pub(crate) fn store_checked_value(
+        &mut self,
+        addr: PointerValue<'ctx>,
+        value: BasicValueEnum<'ctx>,
+        ty: IrType,
+        base: IntValue<'ctx>,
+    ) -> Result<(), CodegenError> {
         if ty == IrType::Bool {
-            let v = self.coerce(value, IrType::I32)?.into_int_value();
-            let byte = self
-                .m
-                .builder
-                .build_int_truncate(v, self.m.ctx.i8_type(), "byte")?;
+            let byte = self.m.builder.build_int_truncate(
+                value.into_int_value(),
+                self.m.ctx.i8_type(),
+                "byte",
+            )?;
             let store = self.m.builder.build_store(addr, byte)?;
             store
                 .set_alignment(1)
@@ -317,7 +334,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             self.tag_arena_access(Some(store), Some(base.into()))?;
             return Ok(());
         }
-        let value = self.coerce(value, ty)?;
         self.store_typed(addr, value, ty, Some(base))
     }
 
