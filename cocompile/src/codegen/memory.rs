@@ -303,7 +303,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         ty: IrType,
         value: BasicValueEnum<'ctx>,
     ) -> Result<(), CodegenError> {
-        let addr = self.arena_addr(base, offset, width_of(ty))?;
+        // `MakeClosure` writes closure memory just allocated, so in the
+        // arena: its address is clamped like the loads of it are, which
+        // makes a store and a later load of one word the same expression
+        // (LLVM then forwards a capture to an inlined closure body).
+        let addr = if self.arena_class == super::arena_alias::ArenaClass::Closure {
+            self.arena_addr_clamped(base, offset, width_of(ty))?
+        } else {
+            self.arena_addr(base, offset, width_of(ty))?
+        };
         let value = if ty == IrType::Bool {
             self.coerce(value, IrType::I32)?
         } else {
