@@ -25,7 +25,9 @@
 //! So a held store is emitted before anything that could observe it,
 //! where every value it needs still dominates (no IR control flow came in
 //! between). A trap in between ends the run, and scratch is never read
-//! after one.
+//! after one. The one thing taken from the lowering: a constant added to
+//! an allocation's offset addresses that allocation (a literal's length
+//! and elements), never another value's bytes.
 
 use std::collections::HashSet;
 
