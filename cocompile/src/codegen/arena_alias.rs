@@ -89,16 +89,20 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
         result
     }
 
-    /// Whether a load relative to `base` reads closure memory.
-    pub(crate) fn reads_closure_memory(&self, base: inkwell::values::IntValue<'ctx>) -> bool {
-        self.arena_class == ArenaClass::Closure
-            || (self.captures_param.is_some()
-                && self.captures_param == Some(BasicValueEnum::IntValue(base)))
+    /// The class of an arena access relative to `base` (the arena offset
+    /// it is computed from): closure memory inside
+    /// [`Self::in_closure_memory`] or when `base` is the captures
+    /// parameter, data otherwise.
+    pub(crate) fn class_of(&self, base: Option<BasicValueEnum<'ctx>>) -> ArenaClass {
+        if self.captures_param.is_some() && base == self.captures_param {
+            ArenaClass::Closure
+        } else {
+            self.arena_class
+        }
     }
 
     /// Tag the load or store that produced or is `access` with the class
-    /// of the access being emitted (`base` is the arena offset it is
-    /// relative to: the captures parameter makes it closure memory).
+    /// of an access relative to `base` (see [`Self::class_of`]).
     pub(crate) fn tag_arena_access(
         &self,
         access: Option<InstructionValue<'ctx>>,
@@ -107,11 +111,6 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
         let Some(access) = access else {
             return Ok(());
         };
-        let class = if self.captures_param.is_some() && base == self.captures_param {
-            ArenaClass::Closure
-        } else {
-            self.arena_class
-        };
-        self.m.arena_tbaa.tag(access, class)
+        self.m.arena_tbaa.tag(access, self.class_of(base))
     }
 }

@@ -36,7 +36,6 @@ use relon_ir::ir::{IrType, Op};
 
 use super::CodegenError;
 use super::func::FuncEmitter;
-use super::memory::width_of;
 
 /// One held store: its checked address, the value, its type and base.
 #[derive(Clone, Copy)]
@@ -221,12 +220,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     fn hold_store(&mut self, offset: u32, ty: IrType) -> Result<(), CodegenError> {
         let value = self.pop()?;
         let base = self.pop_int()?;
-        let addr = self.arena_addr(base, offset, width_of(ty))?;
-        let value = if ty == IrType::Bool {
-            self.coerce(value, IrType::I32)?
-        } else {
-            self.coerce(value, ty)?
-        };
+        let (addr, value) = self.store_operands(base, offset, ty, value)?;
         self.fresh.held.push(HeldStore {
             addr,
             value,

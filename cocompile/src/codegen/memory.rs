@@ -196,12 +196,12 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// The native address of arena offset `base + offset`, moved down to
-    /// the last `width` bytes of the arena if it lies past them: for loads
-    /// of closure memory (see `arena_alias`), which only `MakeClosure`
-    /// writes, so the address is in the arena by construction. The clamp
-    /// keeps that true whatever happens, with no trap branch: a load that
-    /// has no side effect is one LLVM can hoist out of a loop, or drop
-    /// when nothing uses it.
+    /// the last `width` bytes of the arena if it lies past them: for
+    /// accesses of closure memory (see `arena_alias`), which only
+    /// `MakeClosure` writes, so the address is in the arena by
+    /// construction. The clamp keeps that true whatever happens, with no
+    /// trap branch: a load that has no side effect is one LLVM can hoist
+    /// out of a loop, or drop when nothing uses it.
     pub(crate) fn arena_addr_clamped(
         &mut self,
         base: IntValue<'ctx>,
@@ -261,11 +261,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 .params
                 .first()
                 .is_some_and(|p| *p == BasicValueEnum::IntValue(base));
-        let addr = if self.reads_closure_memory(base) {
-            self.arena_addr_clamped(base, offset, width_of(ty))?
-        } else {
-            self.arena_addr(base, offset, width_of(ty))?
-        };
+        let addr = self.arena_addr_of_class(base, offset, width_of(ty))?;
         let value = if ty == IrType::Bool {
             let byte = self
                 .m
@@ -303,21 +299,46 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         ty: IrType,
         value: BasicValueEnum<'ctx>,
     ) -> Result<(), CodegenError> {
-        // `MakeClosure` writes closure memory just allocated, so in the
-        // arena: its address is clamped like the loads of it are, which
-        // makes a store and a later load of one word the same expression
-        // (LLVM then forwards a capture to an inlined closure body).
-        let addr = if self.arena_class == super::arena_alias::ArenaClass::Closure {
-            self.arena_addr_clamped(base, offset, width_of(ty))?
-        } else {
-            self.arena_addr(base, offset, width_of(ty))?
-        };
+        let (addr, value) = self.store_operands(base, offset, ty, value)?;
+        self.store_checked_value(addr, value, ty, base)
+    }
+
+    /// A store's address (see [`Self::arena_addr_of_class`]) and its value
+    /// coerced for [`Self::store_checked_value`] (a `Bool` to an `i32`).
+    pub(crate) fn store_operands(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        ty: IrType,
+        value: BasicValueEnum<'ctx>,
+    ) -> Result<(PointerValue<'ctx>, BasicValueEnum<'ctx>), CodegenError> {
+        let addr = self.arena_addr_of_class(base, offset, width_of(ty))?;
         let value = if ty == IrType::Bool {
             self.coerce(value, IrType::I32)?
         } else {
             self.coerce(value, ty)?
         };
-        self.store_checked_value(addr, value, ty, base)
+        Ok((addr, value))
+    }
+
+    /// The address of an access of `width` bytes at `base + offset`, by
+    /// its alias class (see `arena_alias`): closure memory is clamped into
+    /// the arena, data is checked. Closure memory is only written by
+    /// `MakeClosure`, into memory it just allocated, so the clamp changes
+    /// no address; a store and a later load of one closure word are then
+    /// the same expression, and LLVM forwards a capture to an inlined
+    /// closure body.
+    fn arena_addr_of_class(
+        &mut self,
+        base: IntValue<'ctx>,
+        offset: u32,
+        width: u32,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
+        if self.class_of(Some(base.into())) == super::arena_alias::ArenaClass::Closure {
+            self.arena_addr_clamped(base, offset, width)
+        } else {
+            self.arena_addr(base, offset, width)
+        }
     }
 
     /// The store of [`Self::store_at`] once `addr` is checked and `value`
