@@ -125,8 +125,30 @@ pub struct CallMemo<'ctx> {
     let_generation: HashMap<u32, u64>,
     next_generation: u64,
     let_values: HashMap<BasicValueEnum<'ctx>, ValueKey<'ctx>>,
-    /// One table per body being emitted, the function's own body first.
-    scopes: Vec<HashMap<CallKey<'ctx>, BasicValueEnum<'ctx>>>,
+    /// One scope per body being emitted, the function's own body first.
+    scopes: Vec<Scope<'ctx>>,
+}
+
+/// The memo of a body being emitted.
+#[derive(Debug, Default)]
+struct Scope<'ctx> {
+    /// Its calls.
+    calls: HashMap<CallKey<'ctx>, BasicValueEnum<'ctx>>,
+    /// The lets it (or a body nested in it) sets, renewed when it ends.
+    lets_set: Vec<u32>,
+}
+
+/// The lets `body` or a body nested in it sets.
+fn lets_set_in(body: &[TaggedOp]) -> Vec<u32> {
+    let mut set = Vec::new();
+    crate::ir_walk::for_each_body(body, &mut |ops| {
+        for tagged in ops {
+            if let Op::LetSet { idx, .. } = tagged.op {
+                set.push(idx);
+            }
+        }
+    });
+    set
 }
 
 impl Default for CallMemo<'_> {
@@ -135,7 +157,7 @@ impl Default for CallMemo<'_> {
             let_generation: HashMap::new(),
             next_generation: 1,
             let_values: HashMap::new(),
-            scopes: vec![HashMap::new()],
+            scopes: vec![Scope::default()],
         }
     }
 }
@@ -170,28 +192,27 @@ impl<'ctx> CallMemo<'ctx> {
     /// A nested body starts: the lets it sets hold new values in it (a
     /// loop's next iteration), and its calls get a table of their own.
     pub fn enter_body(&mut self, body: &[TaggedOp]) {
-        self.renew_lets_set_in(body);
-        self.scopes.push(HashMap::new());
-    }
-
-    /// A nested body ends: its calls do not dominate what follows, and the
-    /// lets it set hold merged values after it.
-    pub fn leave_body(&mut self, body: &[TaggedOp]) {
-        self.scopes.pop();
-        self.renew_lets_set_in(body);
-    }
-
-    fn renew_lets_set_in(&mut self, body: &[TaggedOp]) {
-        let mut set = Vec::new();
-        crate::ir_walk::for_each_body(body, &mut |ops| {
-            for tagged in ops {
-                if let Op::LetSet { idx, .. } = tagged.op {
-                    set.push(idx);
-                }
-            }
+        let set = lets_set_in(body);
+        self.renew(&set);
+        self.scopes.push(Scope {
+            calls: HashMap::new(),
+            lets_set: set,
         });
-        for idx in set {
-            self.on_let_set(idx);
+    }
+
+    /// The nested body entered last ends: its calls do not dominate what
+    /// follows, and the lets it set hold merged values after it.
+    pub fn leave_body(&mut self) {
+        if self.scopes.len() > 1
+            && let Some(scope) = self.scopes.pop()
+        {
+            self.renew(&scope.lets_set);
+        }
+    }
+
+    fn renew(&mut self, lets: &[u32]) {
+        for idx in lets {
+            self.on_let_set(*idx);
         }
     }
 
@@ -200,13 +221,13 @@ impl<'ctx> CallMemo<'ctx> {
         self.scopes
             .iter()
             .rev()
-            .find_map(|scope| scope.get(key).copied())
+            .find_map(|scope| scope.calls.get(key).copied())
     }
 
     /// Remember the result of a call emitted at this point.
     pub fn record(&mut self, key: CallKey<'ctx>, result: BasicValueEnum<'ctx>) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(key, result);
+            scope.calls.insert(key, result);
         }
     }
 }
@@ -272,7 +293,7 @@ mod tests {
         assert_eq!(memo.lookup(&(9, vec![memo.key_of(inside)])), None);
         // The value read before the loop is still that value.
         assert_eq!(memo.lookup(&key_before), Some(result));
-        memo.leave_body(&body);
+        memo.leave_body();
         assert_eq!(memo.lookup(&key_before), Some(result));
     }
 

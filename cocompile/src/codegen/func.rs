@@ -271,7 +271,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             Ok(Flow::Continues) => self.fresh_escape().map(|()| Flow::Continues),
             other => other,
         };
-        self.call_memo.leave_body(body);
+        self.call_memo.leave_body();
         self.tail_context = outer;
         flow
     }
