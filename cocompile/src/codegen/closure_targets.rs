@@ -247,31 +247,19 @@ fn collect(
 /// Where the value on top of the stack after `before` comes from, judged
 /// by the ops that pushed it.
 fn source_of_top(func: u32, before: &[TaggedOp]) -> Source {
-    match before {
-        [.., last] if matches!(last.op, Op::MakeClosure { .. }) => match last.op {
-            Op::MakeClosure { fn_table_idx, .. } => Source::Made(fn_table_idx),
-            _ => Source::Unknown,
-        },
-        [.., last]
-            if matches!(
-                last.op,
-                Op::LetGet {
-                    ty: IrType::Closure,
-                    ..
-                }
-            ) =>
-        {
-            match last.op {
-                Op::LetGet { idx, .. } => Source::Let { func, idx },
-                _ => Source::Unknown,
-            }
-        }
-        [.., param, load] => match (&param.op, &load.op) {
-            (Op::LocalGet(0), Op::LoadI32AtAbsolute { offset }) => Source::OwnCapture {
-                func,
-                offset: *offset,
-            },
-            _ => Source::Unknown,
+    let mut pushed = before.iter().rev().map(|tagged| &tagged.op);
+    match (pushed.next(), pushed.next()) {
+        (Some(Op::MakeClosure { fn_table_idx, .. }), _) => Source::Made(*fn_table_idx),
+        (
+            Some(Op::LetGet {
+                idx,
+                ty: IrType::Closure,
+            }),
+            _,
+        ) => Source::Let { func, idx: *idx },
+        (Some(Op::LoadI32AtAbsolute { offset }), Some(Op::LocalGet(0))) => Source::OwnCapture {
+            func,
+            offset: *offset,
         },
         _ => Source::Unknown,
     }
