@@ -506,7 +506,8 @@ pub(crate) fn build_object(
 
 /// `opt` internalizing every symbol but `entries` (so the host crate's
 /// exports and the runtime's helpers can be inlined and dropped), then O3
-/// with [`codegen::INLINE_THRESHOLD`]; the caller adds its own flags, the input and the output.
+/// with [`codegen::INLINE_THRESHOLD`]; the caller adds its own flags, the
+/// input and the output.
 pub(crate) fn internalizing_opt(tools: &LlvmTools, entries: &[&str]) -> Command {
     let mut cmd = Command::new(&tools.opt);
     cmd.arg("-passes=internalize,default<O3>")
