@@ -43,7 +43,10 @@ pub fn parse_arguments_into(
     Ok(())
 }
 
-/// The full parser: any JSON, and a message for every error.
+/// The full parser: any JSON, and a message for every error. Out of line,
+/// so the fast path stays a small function.
+#[cold]
+#[inline(never)]
 fn parse_full(text: &str, program: &ProgramDesc) -> Result<Vec<ScalarValue>, String> {
     let json: Json = serde_json::from_str(text.trim())
         .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
@@ -85,8 +88,13 @@ fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) 
     if params > 64 {
         return false;
     }
-    values.clear();
-    values.resize(params, ScalarValue::Int(0));
+    if values.len() != params {
+        values.clear();
+        values.resize(params, ScalarValue::Int(0));
+    }
+    if parse_compact(text, program, values).is_some() {
+        return true;
+    }
     let all = if params == 64 {
         u64::MAX
     } else {
@@ -95,118 +103,242 @@ fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) 
     parse_flat_fields(text, program, values) == Some(all)
 }
 
-/// The flat-object scan; the set of parameters seen, as bits.
-fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<u64> {
-    let bytes = text.as_bytes();
-    let mut seen = 0u64;
-    let mut at = 0;
-    let skip_ws = |at: &mut usize| {
-        while *at < bytes.len() && matches!(bytes[*at], b' ' | b'\t' | b'\n' | b'\r') {
-            *at += 1;
+/// The form serializers write, tried first: no whitespace, keys in
+/// parameter order (`{"a":1,"b":2.5}`). Each key is checked against the
+/// parameter expected there, so no lookup is needed; an Int is read as
+/// its digits are scanned. Whatever else follows a value (a fraction, an
+/// exponent, whitespace) fails the next byte's check and leaves for the
+/// flat scan.
+fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<()> {
+    let mut rest = text.as_bytes();
+    let mut opener = b'{';
+    for (param, slot) in program.params.iter().zip(values) {
+        let name = param.name.as_bytes();
+        let (head, tail) = rest.split_at_checked(name.len() + 4)?;
+        let [first, quote, key @ .., end_quote, colon] = head else {
+            return None;
+        };
+        if *first != opener
+            || *quote != b'"'
+            || *end_quote != b'"'
+            || *colon != b':'
+            || !same_bytes(key, name)
+        {
+            return None;
         }
+        (*slot, rest) = match param.ty {
+            ScalarType::Int => {
+                let (value, tail) = compact_int(tail)?;
+                (ScalarValue::Int(value), tail)
+            }
+            ty => {
+                let mut scan = FlatScan { bytes: tail, at: 0 };
+                (scan.value(ty)?, &tail[scan.at..])
+            }
+        };
+        opener = b',';
+    }
+    match (program.params.is_empty(), rest) {
+        (true, b"{}") | (false, b"}") => Some(()),
+        _ => None,
+    }
+}
+
+/// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range at the start of
+/// `bytes`, and the bytes after it.
+fn compact_int(bytes: &[u8]) -> Option<(i64, &[u8])> {
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
     };
-    skip_ws(&mut at);
-    if bytes.get(at) != Some(&b'{') {
+    // Accumulate negatively: i64::MIN has no positive counterpart.
+    let mut value: i64 = 0;
+    let mut len = 0;
+    while let Some(d @ b'0'..=b'9') = digits.get(len).copied() {
+        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        len += 1;
+    }
+    let leading_zero = len > 1 && digits[0] == b'0';
+    // serde_json reads `-0` as the Float -0.0, which the full parser refuses.
+    if len == 0 || leading_zero || (negative && len == 1 && value == 0) {
         return None;
     }
-    at += 1;
-    skip_ws(&mut at);
-    if bytes.get(at) == Some(&b'}') {
-        at += 1;
+    let value = if negative {
+        value
+    } else {
+        value.checked_neg()?
+    };
+    Some((value, &digits[len..]))
+}
+
+/// The flat-object scan; the set of parameters seen, as bits.
+///
+/// One pass over the bytes: keys are compared as bytes (the parameter in
+/// the key's position first, as callers usually write them in order) and
+/// an Int is read as its digits are scanned.
+fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<u64> {
+    let mut scan = FlatScan {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let (mut seen, mut keys) = (0u64, 0usize);
+    scan.skip_ws();
+    scan.eat(b'{')?;
+    scan.skip_ws();
+    if scan.peek() == Some(b'}') {
+        scan.at += 1;
     } else {
         loop {
-            skip_ws(&mut at);
-            if bytes.get(at) != Some(&b'"') {
-                return None;
-            }
-            let start = at + 1;
-            let end = start + bytes[start..].iter().position(|b| *b == b'"')?;
-            let name = &text[start..end];
-            if name.contains('\\') {
-                return None;
-            }
-            at = end + 1;
-            skip_ws(&mut at);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            at += 1;
-            skip_ws(&mut at);
-            let value_start = at;
-            if bytes.get(at) == Some(&b'"') {
-                at += 1 + bytes[at + 1..].iter().position(|b| *b == b'"')? + 1;
-            } else {
-                while at < bytes.len()
-                    && !matches!(bytes[at], b',' | b'}')
-                    && !matches!(bytes[at], b' ' | b'\t' | b'\n' | b'\r')
-                {
-                    at += 1;
-                }
-            }
-            let raw = &text[value_start..at];
-            let index = program.params.iter().position(|p| p.name == name)?;
-            if seen & (1 << index) != 0 {
-                return None;
-            }
+            scan.skip_ws();
+            let name = scan.key()?;
+            scan.skip_ws();
+            scan.eat(b':')?;
+            scan.skip_ws();
+            let index = param_index(program, name, keys, seen)?;
             seen |= 1 << index;
-            values[index] = match program.params[index].ty {
-                ScalarType::Int => ScalarValue::Int(json_int(raw.as_bytes())?),
-                ScalarType::Float => ScalarValue::Float(match raw {
-                    "\"NaN\"" => f64::NAN,
-                    "\"Infinity\"" => f64::INFINITY,
-                    "\"-Infinity\"" => f64::NEG_INFINITY,
-                    number if is_json_number(number) => number.parse().ok()?,
-                    _ => return None,
-                }),
-                ScalarType::Bool if raw == "true" => ScalarValue::Bool(true),
-                ScalarType::Bool if raw == "false" => ScalarValue::Bool(false),
-                _ => return None,
-            };
-            skip_ws(&mut at);
-            match bytes.get(at) {
-                Some(b',') => at += 1,
-                Some(b'}') => {
-                    at += 1;
+            keys += 1;
+            values[index] = scan.value(program.params[index].ty)?;
+            scan.skip_ws();
+            match scan.peek()? {
+                b',' => scan.at += 1,
+                b'}' => {
+                    scan.at += 1;
                     break;
                 }
                 _ => return None,
             }
         }
     }
-    skip_ws(&mut at);
-    if at != bytes.len() {
-        return None;
-    }
-    Some(seen)
+    scan.skip_ws();
+    (scan.at == scan.bytes.len()).then_some(seen)
 }
 
-/// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range; `None` for
-/// anything else (a fraction, an exponent, an overflow), which the full
-/// parser then explains.
-fn json_int(raw: &[u8]) -> Option<i64> {
-    let (negative, digits) = match raw {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, raw),
+/// The parameter a key names, if it is one not seen yet; `in_order` is
+/// the number of keys before it, which names the parameter to try first.
+fn param_index(program: &ProgramDesc, name: &[u8], in_order: usize, seen: u64) -> Option<usize> {
+    let index = match program.params.get(in_order) {
+        Some(p) if same_bytes(p.name.as_bytes(), name) => in_order,
+        _ => program
+            .params
+            .iter()
+            .position(|p| same_bytes(p.name.as_bytes(), name))?,
     };
-    match digits {
-        [] => return None,
-        [b'0', _, ..] => return None,
-        // serde_json reads `-0` as the Float -0.0, which the full parser refuses.
-        [b'0'] if negative => return None,
-        _ => {}
+    (seen & (1 << index) == 0).then_some(index)
+}
+
+/// Byte equality for names a few bytes long, without a call to `bcmp`.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A cursor over the bytes of a flat arguments object.
+struct FlatScan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> FlatScan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
-    // Accumulate negatively: i64::MIN has no positive counterpart.
-    let mut value: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
         }
-        value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
     }
-    if negative {
-        Some(value)
-    } else {
-        value.checked_neg()
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string without escapes: its bytes between the quotes.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => return None,
+                _ => self.at += 1,
+            }
+        }
+        self.at += 1;
+        Some(&self.bytes[start..self.at - 1])
+    }
+
+    /// A value of type `ty`.
+    fn value(&mut self, ty: ScalarType) -> Option<ScalarValue> {
+        Some(match ty {
+            ScalarType::Int => ScalarValue::Int(self.int()?),
+            ScalarType::Float => ScalarValue::Float(match self.token()? {
+                b"\"NaN\"" => f64::NAN,
+                b"\"Infinity\"" => f64::INFINITY,
+                b"\"-Infinity\"" => f64::NEG_INFINITY,
+                number => {
+                    let number = std::str::from_utf8(number).ok()?;
+                    if !is_json_number(number) {
+                        return None;
+                    }
+                    number.parse().ok()?
+                }
+            }),
+            ScalarType::Bool => match self.token()? {
+                b"true" => ScalarValue::Bool(true),
+                b"false" => ScalarValue::Bool(false),
+                _ => return None,
+            },
+        })
+    }
+
+    /// A value's raw bytes: a string with its quotes, or everything up to
+    /// the next `,`, `}` or whitespace.
+    fn token(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        if self.peek() == Some(b'"') {
+            let len = self.bytes[start + 1..].iter().position(|b| *b == b'"')?;
+            self.at = start + len + 2;
+        } else {
+            while let Some(b) = self.peek() {
+                if matches!(b, b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                self.at += 1;
+            }
+        }
+        Some(&self.bytes[start..self.at])
+    }
+
+    /// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range, ending where
+    /// a value ends; `None` for anything else (a fraction, an exponent, an
+    /// overflow), which the full parser then explains.
+    fn int(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        self.at += usize::from(negative);
+        let first = self.at;
+        // Accumulate negatively: i64::MIN has no positive counterpart.
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+            self.at += 1;
+        }
+        match self.at - first {
+            0 => return None,
+            // serde_json reads `-0` as the Float -0.0, which the full parser refuses.
+            1 if value == 0 && negative => return None,
+            1 => {}
+            _ if self.bytes[first] == b'0' => return None,
+            _ => {}
+        }
+        match self.peek() {
+            None | Some(b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => {}
+            Some(_) => return None,
+        }
+        if negative {
+            Some(value)
+        } else {
+            value.checked_neg()
+        }
     }
 }
 
@@ -289,7 +421,7 @@ pub fn format_value(value: ScalarValue) -> String {
 pub fn format_value_into(out: &mut String, value: ScalarValue) {
     out.clear();
     match value {
-        ScalarValue::Int(i) => push_int(out, i),
+        ScalarValue::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
         ScalarValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         ScalarValue::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
         ScalarValue::Float(f) if f.is_infinite() => out.push_str(if f > 0.0 {
@@ -303,26 +435,6 @@ pub fn format_value_into(out: &mut String, value: ScalarValue) {
             let _ = write!(out, "{f:?}");
         }
     }
-}
-
-/// Decimal digits of `i`, as `i.to_string()` writes them, without the
-/// formatting machinery.
-fn push_int(out: &mut String, i: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = i.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 fn article(ty: ScalarType) -> &'static str {
@@ -433,8 +545,17 @@ mod tests {
             r#"{"n": 1, "x": 0.1, "b": true}"#,
             r#"{"n": 1, "x": 3, "b": true}"#,
             r#"{"n": 9223372036854775807, "x": 3, "b": true}"#,
+            r#"{"n":0,"x":2,"b":false}"#,
+            r#"{"x":"-Infinity","n":-120,"b":true}"#,
         ];
-        for text in cases {
+        // Each case also in the compact form (no whitespace), which takes
+        // the compact path when its keys are in parameter order.
+        let compact = cases.map(|text| text.replace(' ', ""));
+        for text in cases
+            .iter()
+            .copied()
+            .chain(compact.iter().map(String::as_str))
+        {
             let mut fast = vec![ScalarValue::Bool(true); 7];
             assert!(parse_flat(text, &PROGRAM, &mut fast), "{text}");
             let json: Json = serde_json::from_str(text).unwrap();
@@ -469,8 +590,20 @@ mod tests {
             r#"{"n": 1e3, "x": 1.0, "b": true}"#,
             r#"{"n": -, "x": 1.0, "b": true}"#,
             r#"{"n": -0, "x": 1.0, "b": true}"#,
+            r#"{"n": 00, "x": 1.0, "b": true}"#,
+            r#"{"n": 1-2, "x": 1.0, "b": true}"#,
+            r#"{"n": 12"#,
             "{\x0c\"n\": 1, \"x\": 1.0, \"b\": true}",
         ] {
+            assert!(!parse_flat(text, &PROGRAM, &mut Vec::new()), "{text}");
+            let compact = text.replace(' ', "");
+            assert!(
+                !parse_flat(&compact, &PROGRAM, &mut Vec::new()),
+                "{compact}"
+            );
+        }
+        // Trailing bytes after a compact object.
+        for text in [r#"{"n":1,"x":1.0,"b":true}x"#, r#"{"n":1,"x":1.0,"b":true"#] {
             assert!(!parse_flat(text, &PROGRAM, &mut Vec::new()), "{text}");
         }
     }
