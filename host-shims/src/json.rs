@@ -128,7 +128,7 @@ fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) 
         }
         (*slot, rest) = match param.ty {
             ScalarType::Int => {
-                let (value, tail) = compact_int(tail)?;
+                let (value, tail) = json_int(tail)?;
                 (ScalarValue::Int(value), tail)
             }
             ty => {
@@ -146,7 +146,7 @@ fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) 
 
 /// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range at the start of
 /// `bytes`, and the bytes after it.
-fn compact_int(bytes: &[u8]) -> Option<(i64, &[u8])> {
+fn json_int(bytes: &[u8]) -> Option<(i64, &[u8])> {
     let (negative, digits) = match bytes {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, bytes),
@@ -309,35 +309,15 @@ impl<'a> FlatScan<'a> {
         Some(&self.bytes[start..self.at])
     }
 
-    /// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range, ending where
-    /// a value ends; `None` for anything else (a fraction, an exponent, an
-    /// overflow), which the full parser then explains.
+    /// A JSON integer in the i64 range, ending where a value ends; `None`
+    /// for anything else (a fraction, an exponent, an overflow), which the
+    /// full parser then explains.
     fn int(&mut self) -> Option<i64> {
-        let negative = self.peek() == Some(b'-');
-        self.at += usize::from(negative);
-        let first = self.at;
-        // Accumulate negatively: i64::MIN has no positive counterpart.
-        let mut value: i64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            value = value.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
-            self.at += 1;
-        }
-        match self.at - first {
-            0 => return None,
-            // serde_json reads `-0` as the Float -0.0, which the full parser refuses.
-            1 if value == 0 && negative => return None,
-            1 => {}
-            _ if self.bytes[first] == b'0' => return None,
-            _ => {}
-        }
+        let (value, rest) = json_int(&self.bytes[self.at..])?;
+        self.at = self.bytes.len() - rest.len();
         match self.peek() {
-            None | Some(b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => {}
-            Some(_) => return None,
-        }
-        if negative {
-            Some(value)
-        } else {
-            value.checked_neg()
+            None | Some(b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r') => Some(value),
+            Some(_) => None,
         }
     }
 }
