@@ -36,6 +36,7 @@ use relon_ir::ir::{IrType, Op};
 
 use super::CodegenError;
 use super::func::FuncEmitter;
+use super::memory::absolute_store;
 
 /// One held store: its checked address, the value, its type and base.
 #[derive(Clone, Copy)]
@@ -92,6 +93,19 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// Decide what `op` means for the held stores before it is emitted:
     /// hold it, emit the held stores first, or let it pass.
     pub(crate) fn fresh_before_op(&mut self, op: &Op) -> Result<FreshStep, CodegenError> {
+        if let Some((offset, ty)) = absolute_store(op) {
+            let value_fresh = self.stack_at(0).is_some_and(|v| self.is_fresh(&v));
+            let base_fresh = self.stack_at(1).is_some_and(|v| self.is_fresh(&v));
+            return if value_fresh {
+                self.fresh_escape()?;
+                Ok(FreshStep::Emit)
+            } else if base_fresh {
+                self.hold_store(offset, ty)?;
+                Ok(FreshStep::Held)
+            } else {
+                Ok(FreshStep::Emit)
+            };
+        }
         let step = match op {
             Op::ConstBool(_)
             | Op::ConstI32(_)
@@ -120,22 +134,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                         }
                     }
                     _ => FreshStep::Emit,
-                }
-            }
-            Op::StoreI32AtAbsolute { offset }
-            | Op::StoreI64AtAbsolute { offset }
-            | Op::StoreF64AtAbsolute { offset }
-            | Op::StoreI8AtAbsolute { offset } => {
-                let value_fresh = self.stack_at(0).is_some_and(|v| self.is_fresh(&v));
-                let base_fresh = self.stack_at(1).is_some_and(|v| self.is_fresh(&v));
-                if value_fresh {
-                    self.fresh_escape()?;
-                    FreshStep::Emit
-                } else if base_fresh {
-                    self.hold_store(*offset, store_type(op))?;
-                    FreshStep::Held
-                } else {
-                    FreshStep::Emit
                 }
             }
             Op::LoadI32AtAbsolute { .. }
@@ -250,16 +248,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
 
 fn is_int_constant(value: BasicValueEnum<'_>) -> bool {
     matches!(value, BasicValueEnum::IntValue(v) if v.is_const())
-}
-
-/// The stored type of a `Store*AtAbsolute`.
-fn store_type(op: &Op) -> IrType {
-    match op {
-        Op::StoreI64AtAbsolute { .. } => IrType::I64,
-        Op::StoreF64AtAbsolute { .. } => IrType::F64,
-        Op::StoreI8AtAbsolute { .. } => IrType::Bool,
-        _ => IrType::I32,
-    }
 }
 
 #[cfg(test)]

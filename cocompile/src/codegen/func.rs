@@ -297,6 +297,10 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     fn emit_op_now(&mut self, op: &Op) -> Result<Flow, CodegenError> {
+        if let Some((offset, ty)) = super::memory::absolute_store(op) {
+            self.store_absolute(offset, ty)?;
+            return Ok(Flow::Continues);
+        }
         match op {
             Op::ConstBool(b) => {
                 self.push(self.m.ctx.bool_type().const_int(*b as u64, false).into())
@@ -329,10 +333,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             Op::LoadI64AtAbsolute { offset } => self.load_absolute(*offset, IrType::I64)?,
             Op::LoadF64AtAbsolute { offset } => self.load_absolute(*offset, IrType::F64)?,
             Op::LoadI8UAtAbsolute { offset } => self.load_absolute(*offset, IrType::Bool)?,
-            Op::StoreI32AtAbsolute { offset } => self.store_absolute(*offset, IrType::I32)?,
-            Op::StoreI64AtAbsolute { offset } => self.store_absolute(*offset, IrType::I64)?,
-            Op::StoreF64AtAbsolute { offset } => self.store_absolute(*offset, IrType::F64)?,
-            Op::StoreI8AtAbsolute { offset } => self.store_absolute(*offset, IrType::Bool)?,
             Op::AllocScratch { size_bytes } => {
                 let size = self.m.ctx.i32_type().const_int(*size_bytes as u64, false);
                 let base = self.alloc_scratch(size)?;

@@ -9,7 +9,7 @@
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, PointerValue};
-use relon_ir::ir::IrType;
+use relon_ir::ir::{IrType, Op};
 use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
@@ -458,6 +458,18 @@ fn set_align(value: BasicValueEnum<'_>, align: u32) -> Result<(), CodegenError> 
             .map_err(|e| CodegenError::Llvm(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The offset and stored type of a `Store*AtAbsolute` (`Bool` for the
+/// byte store); `None` for any other op.
+pub(crate) fn absolute_store(op: &Op) -> Option<(u32, IrType)> {
+    match *op {
+        Op::StoreI32AtAbsolute { offset } => Some((offset, IrType::I32)),
+        Op::StoreI64AtAbsolute { offset } => Some((offset, IrType::I64)),
+        Op::StoreF64AtAbsolute { offset } => Some((offset, IrType::F64)),
+        Op::StoreI8AtAbsolute { offset } => Some((offset, IrType::Bool)),
+        _ => None,
+    }
 }
 
 /// The `Load*AtAbsolute`/`Store*AtAbsolute` slot a record field of IR
