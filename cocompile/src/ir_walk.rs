@@ -1,6 +1,7 @@
 //! Walking an IR body together with the bodies nested in its `If`,
 //! `Block` and `Loop` ops, for the passes that look at every op sequence
-//! of a function without caring about control flow.
+//! of a function without caring about control flow, and naming the module
+//! function an `Op::Call` calls.
 
 use relon_ir::ir::{Op, TaggedOp};
 
@@ -22,4 +23,11 @@ pub fn for_each_body(body: &[TaggedOp], visit: &mut impl FnMut(&[TaggedOp])) {
             _ => {}
         }
     }
+}
+
+/// The module function (by index into `Module::funcs`) a combined
+/// `Op::Call` index names; `None` for a function of the builtin stdlib,
+/// whose indices come first.
+pub fn module_function_of(fn_index: u32) -> Option<u32> {
+    fn_index.checked_sub(relon_ir::stdlib_function_count())
 }

@@ -28,7 +28,6 @@ use relon_ir::ir::{IrType, Module, Op, TaggedOp};
 /// Module functions (by index) a repeated call to may be made once: no
 /// effect anywhere below them, and a scalar result.
 pub fn pure_module_functions(module: &Module) -> HashSet<u32> {
-    let stdlib = relon_ir::stdlib_function_count();
     let closure_bodies: HashSet<u32> = module.closure_table.iter().copied().collect();
     let mut effectful: HashSet<u32> = HashSet::new();
     // What each function calls: module functions, and whether it calls
@@ -41,8 +40,8 @@ pub fn pure_module_functions(module: &Module) -> HashSet<u32> {
         crate::ir_walk::for_each_body(&func.body, &mut |ops| {
             for tagged in ops {
                 match &tagged.op {
-                    Op::Call { fn_index, .. } if *fn_index >= stdlib => {
-                        calls.insert(fn_index - stdlib);
+                    Op::Call { fn_index, .. } => {
+                        calls.extend(crate::ir_walk::module_function_of(*fn_index));
                     }
                     Op::CallClosure { .. } => calls_closures = true,
                     op if has_effect(op) => effects = true,

@@ -95,14 +95,11 @@ impl ClosureTargets {
         // A closure function that is also `Call`ed directly gets a first
         // parameter that is not its captures: nothing is known of them.
         let mut called_directly = HashSet::new();
-        let stdlib = relon_ir::stdlib_function_count();
         for f in &module.funcs {
             crate::ir_walk::for_each_body(&f.body, &mut |ops| {
                 for tagged in ops {
-                    if let Op::Call { fn_index, .. } = tagged.op
-                        && fn_index >= stdlib
-                    {
-                        called_directly.insert(fn_index - stdlib);
+                    if let Op::Call { fn_index, .. } = tagged.op {
+                        called_directly.extend(crate::ir_walk::module_function_of(fn_index));
                     }
                 }
             });

@@ -502,12 +502,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
 
     /// Resolve a combined `Op::Call` index.
     pub(crate) fn resolve_call_index(&self, fn_index: u32) -> Option<FuncRef> {
-        let stdlib = relon_ir::stdlib_function_count();
-        if fn_index < stdlib {
-            Some(FuncRef::Stdlib(fn_index))
-        } else {
-            let i = fn_index - stdlib;
-            ((i as usize) < self.ir.funcs.len()).then_some(FuncRef::Module(i))
+        match crate::ir_walk::module_function_of(fn_index) {
+            None => Some(FuncRef::Stdlib(fn_index)),
+            Some(i) => ((i as usize) < self.ir.funcs.len()).then_some(FuncRef::Module(i)),
         }
     }
 
