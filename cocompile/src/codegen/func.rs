@@ -550,13 +550,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     // ---- state fields ------------------------------------------------------
 
     pub(crate) fn state_field(&self, offset: usize) -> Result<PointerValue<'ctx>, CodegenError> {
-        let ctx = self.m.ctx;
-        super::memory::byte_offset(
-            &self.m.builder,
-            ctx,
-            self.state,
-            ctx.i64_type().const_int(offset as u64, false),
-        )
+        self.m.state_field_addr(self.state, offset)
     }
 
     pub(crate) fn load_state_u32(

@@ -749,6 +749,20 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         Ok(vec![state.into(), arena.into(), len.into(), depth.into()])
     }
 
+    /// The address of the state's field at `offset` (one of `options.state`'s).
+    pub(crate) fn state_field_addr(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+        offset: usize,
+    ) -> Result<inkwell::values::PointerValue<'ctx>, CodegenError> {
+        memory::byte_offset(
+            &self.builder,
+            self.ctx,
+            state,
+            self.ctx.i64_type().const_int(offset as u64, false),
+        )
+    }
+
     /// Load the state's field at `offset` (one of `options.state`'s) as `ty`.
     pub(crate) fn load_state_field(
         &self,
@@ -757,12 +771,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         ty: BasicTypeEnum<'ctx>,
         name: &str,
     ) -> Result<inkwell::values::BasicValueEnum<'ctx>, CodegenError> {
-        let addr = memory::byte_offset(
-            &self.builder,
-            self.ctx,
-            state,
-            self.ctx.i64_type().const_int(offset as u64, false),
-        )?;
+        let addr = self.state_field_addr(state, offset)?;
         Ok(self.builder.build_load(ty, addr, name)?)
     }
 
@@ -773,14 +782,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         &self,
         state: inkwell::values::PointerValue<'ctx>,
     ) -> Result<(), CodegenError> {
-        let addr = memory::byte_offset(
-            &self.builder,
-            self.ctx,
-            state,
-            self.ctx
-                .i64_type()
-                .const_int(self.options.state.trap_code as u64, false),
-        )?;
+        let addr = self.state_field_addr(state, self.options.state.trap_code)?;
         self.builder
             .build_store(addr, self.ctx.i32_type().const_zero())?;
         Ok(())
