@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use common::op;
 use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_ir::lowering::LoweredEntry;
+use relon_runtime_contract::TrapCode;
 
 /// The ops of the scalar slice (issue: closed-world co-compile).
 const SLICE: &[&str] = &[
@@ -369,4 +370,89 @@ fn list_and_dict_reads_are_bounds_checked_in_the_static_binary() {
             }
         }
     }
+}
+
+/// `p = scratch; i = 0; loop { i >= n ? break; [i == stop ? break;]
+/// p[i] = 7; i += 1 }; i`, with `n` the argument: a counted loop (see
+/// `codegen::counted_loops`) when it has no `stop`.
+fn sweep_body(stop: Option<i32>) -> Vec<TaggedOp> {
+    let get = |idx| {
+        op(Op::LetGet {
+            idx,
+            ty: IrType::I32,
+        })
+    };
+    let set = |idx| {
+        op(Op::LetSet {
+            idx,
+            ty: IrType::I32,
+        })
+    };
+    let (p, n, i) = (0, 1, 2);
+    let mut turn = vec![
+        get(i),
+        get(n),
+        op(Op::Ge(IrType::I32)),
+        op(Op::BrIf { label_depth: 1 }),
+    ];
+    if let Some(stop) = stop {
+        turn.extend([
+            get(i),
+            op(Op::ConstI32(stop)),
+            op(Op::Eq(IrType::I32)),
+            op(Op::BrIf { label_depth: 1 }),
+        ]);
+    }
+    turn.extend([
+        get(p),
+        get(i),
+        op(Op::ConstI32(8)),
+        op(Op::Mul(IrType::I32)),
+        op(Op::Add(IrType::I32)),
+        op(Op::ConstI64(7)),
+        op(Op::StoreI64AtAbsolute { offset: 0 }),
+        get(i),
+        op(Op::ConstI32(1)),
+        op(Op::Add(IrType::I32)),
+        set(i),
+        op(Op::Br { label_depth: 0 }),
+    ]);
+    vec![
+        op(Op::AllocScratch { size_bytes: 8 }),
+        set(p),
+        op(Op::LocalGet(0)),
+        set(n),
+        op(Op::ConstI32(0)),
+        set(i),
+        op(Op::Block {
+            result_ty: None,
+            body: vec![op(Op::Loop {
+                result_ty: None,
+                body: turn,
+            })],
+        }),
+        get(i),
+        op(Op::Return),
+    ]
+}
+
+#[test]
+fn a_counted_loop_checks_its_whole_span_and_only_when_it_runs_to_the_end() {
+    let run = |stop, n| {
+        let module = common::plain_i64_module("sweep", 1, sweep_body(stop));
+        let jit =
+            relon_cocompile::jit::LlvmAotEvaluator::from_ir_direct(&module, Default::default())
+                .unwrap();
+        jit.call_i64(&[n]).map_err(|e| common::error_kind(&e))
+    };
+    // In the arena: every element written.
+    assert_eq!(run(None, 100), Ok(100));
+    assert_eq!(run(None, 0), Ok(0));
+    // A span of 8 GiB leaves any arena: the check before the loop traps.
+    let past = 1 << 30;
+    let trapped = run(None, past);
+    assert_eq!(trapped, Err(TrapCode::IndexOutOfBounds.error_kind().to_string()));
+    // The same loop with a break at 5 never reaches the arena's end, so it
+    // is not checked up front and returns.
+    assert_eq!(run(Some(5), past), Ok(5));
 }

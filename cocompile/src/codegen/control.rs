@@ -34,6 +34,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if result.is_some() {
             return Err(self.malformed("a Loop that yields a value".into()));
         }
+        if let Some(counted) = self.counted.loop_of(body).cloned() {
+            self.check_sweeps(&counted)?;
+        }
         let head = self.m.ctx.append_basic_block(self.function, "loop_head");
         self.m.builder.build_unconditional_branch(head)?;
         self.m.builder.position_at_end(head);

@@ -123,6 +123,11 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// returns the callee's value as it is, trapped or not, so it needs no
     /// trap check of its own (the caller checks), and stays a tail call.
     pub(crate) op_in_tail: bool,
+    /// The function's counted loops (see `counted_loops`).
+    pub(crate) counted: super::counted_loops::CountedLoops,
+    /// Addresses `payload + i * stride` of a counted loop's turn, whose
+    /// span the loop checked before its head, with their stride.
+    pub(crate) swept: HashMap<IntValue<'ctx>, u32>,
     /// Source position of the op being emitted.
     pub(crate) line: u32,
     pub(crate) column: u32,
@@ -187,6 +192,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             captures_param: None,
             tail_context: !is_entry,
             op_in_tail: false,
+            counted: Default::default(),
+            swept: HashMap::new(),
             line: 0,
             column: 0,
         })
@@ -222,6 +229,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         if let Some(first) = body.first() {
             self.set_position(first);
         }
+        self.counted = super::counted_loops::find(body);
         self.assume_no_trap_pending()?;
         if self.m.options.depth_limit && !self.is_entry {
             self.enter_call_depth()?;
@@ -252,6 +260,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                     || (i + 2 == body.len() && matches!(body[i + 1].op, Op::Return)));
             if self.emit_op(&tagged.op)? == Flow::Terminated {
                 return Ok(Flow::Terminated);
+            }
+            if let Some(stride) = self.counted.site_stride(tagged) {
+                self.tag_swept_address(stride);
             }
         }
         Ok(Flow::Continues)

@@ -25,8 +25,9 @@ pub(crate) fn byte_offset<'ctx>(
     // SAFETY: an in-bounds GEP only computes an address. Every address this
     // code generator forms is a constant field offset inside `EntryState`,
     // a field offset inside the runtime's input/output records, or an arena
-    // offset checked against `arena_len` first (`FuncEmitter::arena_addr`,
-    // or for a list element the list's whole payload, `emit_list_get`) or
+    // offset checked against `arena_len` first (`FuncEmitter::arena_addr`;
+    // for a list element the list's whole payload, `emit_list_get`; for a
+    // counted loop's element the whole span it sweeps, `check_sweeps`) or
     // clamped into it (closure memory, `FuncEmitter::arena_addr_clamped`).
     Ok(unsafe { builder.build_in_bounds_gep(ctx.i8_type(), base, &[offset], "addr")? })
 }
@@ -64,7 +65,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         result
     }
 
-    fn let_slot(&mut self, idx: u32, ty: IrType) -> Result<PointerValue<'ctx>, CodegenError> {
+    pub(crate) fn let_slot(
+        &mut self,
+        idx: u32,
+        ty: IrType,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
         let llvm_ty = self.m.llvm_type(ty);
         let key = (idx, slot_class(ty));
         if let Some(slot) = self.lets.get(&key) {
@@ -191,6 +196,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         offset: u32,
         width: u32,
     ) -> Result<PointerValue<'ctx>, CodegenError> {
+        if let Some(addr) = self.swept_addr(base, offset, width)? {
+            return Ok(addr);
+        }
         let width = self.m.ctx.i64_type().const_int(width as u64, false);
         self.arena_span(base, offset, width)
     }

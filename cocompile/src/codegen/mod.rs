@@ -27,6 +27,7 @@ pub mod calls;
 pub mod closure_targets;
 pub mod const_pool;
 pub mod control;
+pub mod counted_loops;
 pub mod fresh_stores;
 pub mod func;
 pub mod list_index;
