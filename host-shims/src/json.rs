@@ -401,7 +401,13 @@ pub fn format_value(value: ScalarValue) -> String {
 pub fn format_value_into(out: &mut String, value: ScalarValue) {
     out.clear();
     match value {
-        ScalarValue::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
+        ScalarValue::Int(i) => {
+            // At most 20 ASCII bytes, pushed one by one: `push_str` would
+            // call `memcpy`, whose start-up (musl's is `rep movsq`) costs
+            // more than copying so few bytes.
+            let mut digits = itoa::Buffer::new();
+            out.extend(digits.format(i).bytes().map(char::from));
+        }
         ScalarValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         ScalarValue::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
         ScalarValue::Float(f) if f.is_infinite() => out.push_str(if f > 0.0 {
