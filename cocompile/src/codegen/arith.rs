@@ -278,7 +278,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let name = match op {
             F64UnaryOp::Floor => "llvm.floor",
             F64UnaryOp::Ceil => "llvm.ceil",
-            F64UnaryOp::Nearest => "llvm.roundeven",
+            // Ties to even. `llvm.rint` rounds in the current mode, which
+            // emitted code never leaves (round to nearest, ties to even);
+            // below SSE4.1 it is a call of `rint`, which musl has and
+            // `roundeven` (what `llvm.roundeven` calls) it has not.
+            F64UnaryOp::Nearest => "llvm.rint",
             F64UnaryOp::Sqrt => "llvm.sqrt",
             F64UnaryOp::Abs => "llvm.fabs",
         };
