@@ -110,6 +110,7 @@ pub fn emit_object(req: &EmitObjectRequest) -> Result<EmitObjectInfo, PipelineEr
     );
     let built = build_object(
         &ObjectSettings {
+            target_triple: &host_triple(),
             target_cpu: &req.target_cpu,
             grants: &req.grants,
             build_dir: &req.build_dir,

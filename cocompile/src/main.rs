@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use relon_cocompile::pipeline::{CocompileRequest, EmitKind, cocompile};
+use relon_cocompile::pipeline::{CocompileRequest, EmitKind, Libc, cocompile};
 
 /// Compile a Relon program and its Rust host functions into one statically
 /// linked executable (closed world: host calls are direct and inlined).
@@ -49,6 +49,10 @@ struct Cli {
     /// with `OUT.plan.json` and `OUT.const.bin` for the host that runs it).
     #[arg(long, default_value = "native", value_parser = ["native", "wasm32"])]
     target: String,
+    /// The C library the static executable links: `musl` (the small
+    /// executable) or `gnu` (glibc, for a host crate that needs it).
+    #[arg(long, default_value = "musl", value_parser = ["musl", "gnu"])]
+    libc: String,
 }
 
 /// `--target wasm32`: the module, its plan and its constant data.
@@ -119,6 +123,11 @@ fn main() -> ExitCode {
         emit: cli.emit.iter().copied().collect::<BTreeSet<_>>(),
         grants: cli.grants.clone(),
         build_dir,
+        libc: if cli.libc == "gnu" {
+            Libc::Gnu
+        } else {
+            Libc::Musl
+        },
     };
     match cocompile(&request) {
         Ok(outcome) => {

@@ -131,6 +131,32 @@ fn example_is_a_static_executable_that_agrees_with_tree_walk_and_inlines_host_ca
         .success();
 }
 
+/// `--libc musl` (the default) and `--libc gnu` both give a static
+/// executable with the same answers; the musl one stays under 1 MB
+/// stripped, the size goal.
+#[test]
+fn both_libcs_give_a_static_executable_and_musl_stays_under_a_megabyte() {
+    let (source, host) = example();
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = Vec::new();
+    for libc in ["musl", "gnu"] {
+        let output = dir.path().join(format!("mix-{libc}"));
+        let out = cocompile(&source, Some(&host), &output, &["--libc", libc]);
+        assert_built(&out);
+        assert_static_elf(&output);
+        let size = std::fs::metadata(&output).unwrap().len();
+        if libc == "musl" {
+            assert!(size <= 1 << 20, "the musl executable is {size} bytes");
+        }
+        let assert = Command::new(&output)
+            .arg("{\"n\": 1000}")
+            .assert()
+            .success();
+        answers.push(String::from_utf8_lossy(&assert.get_output().stdout).to_string());
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
 #[test]
 fn the_same_inputs_give_a_byte_identical_executable() {
     let (source, host) = example();
@@ -697,4 +723,38 @@ fn target_wasm32_refuses_what_it_lacks_and_leaves_nothing() {
     let out = cocompile(&source, None, &output, &["--target", "wasm32", "--report"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("apply to native builds"));
+}
+
+/// A Rust toolchain without the musl target's standard library (here a
+/// `rustc` whose sysroot has none) is refused before anything is built,
+/// with the rustup command that installs it.
+#[test]
+fn a_missing_musl_target_is_refused_with_the_command_that_installs_it() {
+    let toolchain = tempfile::tempdir().unwrap();
+    let rustc = toolchain.path().join("rustc");
+    std::fs::write(&rustc, "#!/bin/sh\necho /nonexistent-sysroot\n").unwrap();
+    std::fs::set_permissions(&rustc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (source, host) = example();
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("mix");
+    let out = Command::new(common::compiler())
+        .arg(&source)
+        .arg("--host")
+        .arg(&host)
+        .arg("-o")
+        .arg(&output)
+        .arg("--build-dir")
+        .arg(common::build_dir())
+        .env("RUSTC", &rustc)
+        .output()
+        .expect("run relon-cocompile");
+    assert_clean_failure(
+        &out,
+        &output,
+        &[
+            "x86_64-unknown-linux-musl",
+            "rustup target add x86_64-unknown-linux-musl",
+            "--libc gnu",
+        ],
+    );
 }

@@ -451,7 +451,10 @@ fn a_counted_loop_checks_its_whole_span_and_only_when_it_runs_to_the_end() {
     // A span of 8 GiB leaves any arena: the check before the loop traps.
     let past = 1 << 30;
     let trapped = run(None, past);
-    assert_eq!(trapped, Err(TrapCode::IndexOutOfBounds.error_kind().to_string()));
+    assert_eq!(
+        trapped,
+        Err(TrapCode::IndexOutOfBounds.error_kind().to_string())
+    );
     // The same loop with a break at 5 never reaches the arena's end, so it
     // is not checked up front and returns.
     assert_eq!(run(Some(5), past), Ok(5));

@@ -156,29 +156,35 @@ fn absolute_paths(args: &[String]) -> Vec<String> {
     out
 }
 
-/// Make sure LLVM 22 and its tools are installed.
+/// Make sure LLVM 22 and its tools, and the Rust targets the builds use,
+/// are installed.
 fn setup() -> Result<(), String> {
     setup_llvm()?;
-    setup_wasm32_target()
+    // wasm32: the runtime helpers of wasm32 modules are built with it.
+    setup_rust_target("wasm32-unknown-unknown")?;
+    // musl: the static executables link it (`--libc musl`, the default).
+    setup_rust_target("x86_64-unknown-linux-musl")
 }
 
-/// Rust's wasm32 target: the runtime helpers of wasm32 modules are built with it.
-fn setup_wasm32_target() -> Result<(), String> {
+/// Rust's standard library for `target`, installed with rustup if missing.
+fn setup_rust_target(target: &str) -> Result<(), String> {
     let sysroot = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
         .args(["--print", "sysroot"])
         .output()
         .map_err(|e| format!("could not run rustc: {e}"))?;
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
     if Path::new(&sysroot)
-        .join("lib/rustlib/wasm32-unknown-unknown")
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
         .is_dir()
     {
         return Ok(());
     }
     eprintln!(
-        "xtask: Rust's wasm32 target is missing; installing it: rustup target add wasm32-unknown-unknown"
+        "xtask: Rust's {target} target is missing; installing it: rustup target add {target}"
     );
-    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+    run(Command::new("rustup").args(["target", "add", target]))
 }
 
 fn setup_llvm() -> Result<(), String> {

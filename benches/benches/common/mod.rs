@@ -125,6 +125,7 @@ pub fn binary(w: &Workload, dir: &Path, target_cpu: &str) -> Result<PathBuf, Str
         emit: Default::default(),
         grants: Vec::new(),
         build_dir: repo_root().join("target/relon-build-bench"),
+        libc: Default::default(),
     };
     relon_cocompile::pipeline::cocompile(&request)
         .map_err(|e| format!("{:?}", miette::Report::new(e)))?;

@@ -457,6 +457,7 @@ pub fn cocompile(
             .map(|c| c.as_str().to_string())
             .collect(),
         build_dir: build_dir(),
+        libc: Default::default(),
     };
     relon_cocompile::pipeline::cocompile(&request)
         .map_err(|e| format!("{:?}", miette::Report::new(e)))
@@ -544,6 +545,7 @@ pub fn ir_request(name: &str, output: &Path) -> relon_cocompile::pipeline::Cocom
         emit: Default::default(),
         grants: Vec::new(),
         build_dir: build_dir(),
+        libc: Default::default(),
     }
 }
 
