@@ -360,10 +360,8 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
 
 #[cfg(test)]
 mod tests {
-    use inkwell::context::Context;
     use relon_ir::ir::{IrType, Op, TaggedOp};
 
-    use super::super::{CodegenOptions, emit_module};
     use super::{CountedLoop, find};
 
     fn tt(op: Op) -> TaggedOp {
@@ -520,27 +518,10 @@ mod tests {
         assert!(find(&body).loops.is_empty(), "a counter from -1");
     }
 
-    /// The unoptimized text of the unmetered function whose name contains
-    /// `name`.
-    fn function_ir(source: &str, name: &str) -> String {
-        let lowered = crate::frontend::lower_source("t.relon", source, &[]).expect("lowers");
-        let ctx = Context::create();
-        let options = CodegenOptions::open_world();
-        let emitted = emit_module(&ctx, "t", &lowered.lowered.module, &options).expect("emits");
-        let ir = emitted.module.print_to_string().to_string();
-        ir.split("\ndefine ")
-            .find(|f| {
-                let signature = f.lines().next().unwrap_or_default();
-                signature.contains(name) && !signature.contains("_metered(")
-            })
-            .expect("the function")
-            .to_string()
-    }
-
     #[test]
     fn the_map_helper_checks_its_spans_once_and_its_elements_not_at_all() {
         let source = "#unstrict\n#main(Int n) -> Int\nys[0]\nwhere { ys: _list_map(range(n), (i) => i * 2) }\n";
-        let ir = function_ir(source, "@relon.std.list_int_map(");
+        let ir = super::super::unmetered_function_ir(source, "@relon.std.list_int_map(");
         let defines = |prefix: &str| {
             ir.lines()
                 .filter(|l| l.trim_start().starts_with(prefix) && l.contains(" = "))

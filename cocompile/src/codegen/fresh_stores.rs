@@ -252,24 +252,9 @@ fn is_int_constant(value: BasicValueEnum<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use inkwell::context::Context;
-
-    use super::super::{CodegenOptions, emit_module};
-
     /// The unoptimized text of the unmetered function named `name`.
     fn function_ir(source: &str, name: &str) -> String {
-        let lowered = crate::frontend::lower_source("t.relon", source, &[]).expect("lowers");
-        let ctx = Context::create();
-        let options = CodegenOptions::open_world();
-        let emitted = emit_module(&ctx, "t", &lowered.lowered.module, &options).expect("emits");
-        let ir = emitted.module.print_to_string().to_string();
-        ir.split("\ndefine ")
-            .find(|f| {
-                let signature = f.lines().next().unwrap_or_default();
-                signature.contains(&format!(".{name}(")) && !signature.contains("_metered(")
-            })
-            .expect("the function")
-            .to_string()
+        super::super::unmetered_function_ir(source, &format!(".{name}("))
     }
 
     /// Line numbers of the calls of emitted functions and of the arena

@@ -906,3 +906,21 @@ pub fn op_name(op: &Op) -> String {
         .unwrap_or("?")
         .to_string()
 }
+
+/// For tests: the unoptimized text of the unmetered function of `source`
+/// (lowered in open world) whose signature contains `name_part`.
+#[cfg(test)]
+pub(crate) fn unmetered_function_ir(source: &str, name_part: &str) -> String {
+    let lowered = crate::frontend::lower_source("t.relon", source, &[]).expect("lowers");
+    let ctx = Context::create();
+    let options = CodegenOptions::open_world();
+    let emitted = emit_module(&ctx, "t", &lowered.lowered.module, &options).expect("emits");
+    let ir = emitted.module.print_to_string().to_string();
+    ir.split("\ndefine ")
+        .find(|f| {
+            let signature = f.lines().next().unwrap_or_default();
+            signature.contains(name_part) && !signature.contains("_metered(")
+        })
+        .expect("the function")
+        .to_string()
+}
