@@ -1,7 +1,7 @@
 //! Walking an IR body together with the bodies nested in its `If`,
 //! `Block` and `Loop` ops, for the passes that look at every op sequence
-//! of a function without caring about control flow, and naming the module
-//! function an `Op::Call` calls.
+//! of a function without caring about control flow (the lets a body sets),
+//! and naming the module function an `Op::Call` calls.
 
 use relon_ir::ir::{Op, TaggedOp};
 
@@ -23,6 +23,20 @@ pub fn for_each_body(body: &[TaggedOp], visit: &mut impl FnMut(&[TaggedOp])) {
             _ => {}
         }
     }
+}
+
+/// The lets `body` or a body nested in it sets (under any type), in op
+/// order, once per `LetSet`.
+pub fn lets_set_in(body: &[TaggedOp]) -> Vec<u32> {
+    let mut set = Vec::new();
+    for_each_body(body, &mut |ops| {
+        for tagged in ops {
+            if let Op::LetSet { idx, .. } = tagged.op {
+                set.push(idx);
+            }
+        }
+    });
+    set
 }
 
 /// The module function (by index into `Module::funcs`) a combined

@@ -137,19 +137,6 @@ struct Scope<'ctx> {
     lets_set: Vec<u32>,
 }
 
-/// The lets `body` or a body nested in it sets.
-fn lets_set_in(body: &[TaggedOp]) -> Vec<u32> {
-    let mut set = Vec::new();
-    crate::ir_walk::for_each_body(body, &mut |ops| {
-        for tagged in ops {
-            if let Op::LetSet { idx, .. } = tagged.op {
-                set.push(idx);
-            }
-        }
-    });
-    set
-}
-
 impl Default for CallMemo<'_> {
     fn default() -> Self {
         CallMemo {
@@ -191,7 +178,7 @@ impl<'ctx> CallMemo<'ctx> {
     /// A nested body starts: the lets it sets hold new values in it (a
     /// loop's next iteration), and its calls get a table of their own.
     pub fn enter_body(&mut self, body: &[TaggedOp]) {
-        let set = lets_set_in(body);
+        let set = crate::ir_walk::lets_set_in(body);
         self.renew(&set);
         self.scopes.push(Scope {
             calls: HashMap::new(),

@@ -50,7 +50,7 @@ use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
-use crate::ir_walk::for_each_body;
+use crate::ir_walk::{for_each_body, lets_set_in};
 
 /// One loop that sweeps payloads with its counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,14 +136,16 @@ fn examine(function: &[TaggedOp], loop_body: &[TaggedOp], found: &mut CountedLoo
     if !only_exits_at_head_and_end(loop_body) {
         return;
     }
+    let set_in_loop = lets_set_in(loop_body);
+    if set_in_loop.contains(&bound) {
+        return;
+    }
     let mut sites = Vec::new();
     let mut sweeps = Vec::new();
-    // The increment's `LetGet i` is at `increment - 3`: an address must
-    // end before it.
-    for k in 4..increment.saturating_sub(3) {
-        let Some(window) = loop_body.get(k..k + 5) else {
-            break;
-        };
+    // The increment's `LetGet i` is at `increment - 3`: an address (five
+    // ops) must end before it.
+    for k in 4..(increment - 3).saturating_sub(4) {
+        let window = &loop_body[k..k + 5];
         let (
             Op::LetGet {
                 idx: payload,
@@ -170,20 +172,17 @@ fn examine(function: &[TaggedOp], loop_body: &[TaggedOp], found: &mut CountedLoo
             || *payload == counter
             || *payload == bound
             || !(1..=8).contains(stride)
-            || k + 4 >= increment - 3
+            || set_in_loop.contains(payload)
         {
             continue;
         }
         let stride = *stride as u32;
-        if sets_let(loop_body, *payload) {
-            continue;
-        }
         sites.push((std::ptr::from_ref(&window[4]), stride));
         if !sweeps.contains(&(*payload, stride)) {
             sweeps.push((*payload, stride));
         }
     }
-    if sweeps.is_empty() || sets_let(loop_body, bound) {
+    if sweeps.is_empty() {
         return;
     }
     found.sites.extend(sites);
@@ -235,18 +234,6 @@ fn is_increment(ops: &[TaggedOp], counter: u32) -> bool {
     )
 }
 
-/// Whether anything in `body`, nested bodies included, sets let `idx`
-/// (under any type: types of one class share a slot).
-fn sets_let(body: &[TaggedOp], idx: u32) -> bool {
-    let mut sets = false;
-    for_each_body(body, &mut |ops| {
-        sets |= ops
-            .iter()
-            .any(|t| matches!(t.op, Op::LetSet { idx: i, .. } if i == idx));
-    });
-    sets
-}
-
 /// Whether the only branches of the loop body that reach its head or
 /// leave it are the head's `BrIf` (op 3) and the final `Br 0`, and it
 /// has no `Return`.
@@ -289,14 +276,16 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn check_sweeps(&mut self, counted: &CountedLoop) -> Result<(), CodegenError> {
         let ctx = self.m.ctx;
         let i64t = ctx.i64_type();
-        let first = self.let_slot_value(counted.counter)?;
-        let bound = self.let_slot_value(counted.bound)?;
+        let first = self
+            .let_value(counted.counter, IrType::I32)?
+            .into_int_value();
+        let bound = self.let_value(counted.bound, IrType::I32)?.into_int_value();
         let b = &self.m.builder;
         let runs = b.build_int_compare(IntPredicate::SLT, first, bound, "sweep_runs")?;
         // When the loop runs, `n > i >= 0`.
         let count = b.build_int_z_extend(bound, i64t, "sweep_count")?;
         for &(payload, stride) in &counted.sweeps {
-            let payload = self.let_slot_value(payload)?;
+            let payload = self.let_value(payload, IrType::I32)?.into_int_value();
             let b = &self.m.builder;
             let start = b.build_int_z_extend(payload, i64t, "sweep_start")?;
             let span = b.build_int_nuw_mul(
@@ -311,16 +300,6 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
             self.trap_if(bad, TrapCode::IndexOutOfBounds)?;
         }
         Ok(())
-    }
-
-    /// The `i32` value of let `idx` now.
-    fn let_slot_value(&mut self, idx: u32) -> Result<IntValue<'ctx>, CodegenError> {
-        let slot = self.let_slot(idx, IrType::I32)?;
-        Ok(self
-            .m
-            .builder
-            .build_load(self.m.ctx.i32_type(), slot, &format!("let{idx}"))?
-            .into_int_value())
     }
 
     /// The value on top of the stack is a swept address of `stride`.

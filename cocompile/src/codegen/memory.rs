@@ -65,11 +65,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         result
     }
 
-    pub(crate) fn let_slot(
-        &mut self,
-        idx: u32,
-        ty: IrType,
-    ) -> Result<PointerValue<'ctx>, CodegenError> {
+    fn let_slot(&mut self, idx: u32, ty: IrType) -> Result<PointerValue<'ctx>, CodegenError> {
         let llvm_ty = self.m.llvm_type(ty);
         let key = (idx, slot_class(ty));
         if let Some(slot) = self.lets.get(&key) {
