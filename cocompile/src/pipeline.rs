@@ -109,28 +109,46 @@ impl Libc {
 /// Refuse a target whose standard library rustup has not installed: the
 /// host crate and the runtime could not build for it.
 fn check_rust_target(target: &str) -> Result<(), PipelineError> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = std::process::Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|source| PipelineError::Io {
-            action: "could not run",
-            path: PathBuf::from(&rustc),
-            source,
-        })?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot
-        .join("lib/rustlib")
-        .join(target)
-        .join("lib")
-        .is_dir()
-    {
+    let rustc = || PathBuf::from(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
+    let sysroot = rust_sysroot().ok_or_else(|| PipelineError::Io {
+        action: "could not run",
+        path: rustc(),
+        source: std::io::Error::other("`rustc --print sysroot` failed"),
+    })?;
+    if rust_target_installed_in(sysroot, target) {
         Ok(())
     } else {
         Err(PipelineError::RustTargetMissing {
             target: target.to_string(),
         })
     }
+}
+
+/// Rust's sysroot (`$RUSTC --print sysroot`), asked once per process: a
+/// conformance run builds hundreds of programs.
+pub(crate) fn rust_sysroot() -> Option<&'static Path> {
+    static SYSROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    SYSROOT
+        .get_or_init(|| {
+            let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+            Command::new(rustc)
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        })
+        .as_deref()
+}
+
+/// Whether `sysroot` has Rust's standard library for `target` (what
+/// `rustup target add` installs).
+pub(crate) fn rust_target_installed_in(sysroot: &Path, target: &str) -> bool {
+    sysroot
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
+        .is_dir()
 }
 
 /// What a successful co-compile produced.

@@ -429,20 +429,10 @@ fn import_symbol(name: &str) -> String {
     format!("__relon_host_import_{name}")
 }
 
-/// Rust's sysroot, if it has the wasm32 target.
+/// Whether Rust's wasm32 target is installed, or why it cannot be used.
 fn rust_wasm32_target() -> Result<(), String> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .ok_or("rustc --print sysroot failed")?;
-    if Path::new(&sysroot)
-        .join("lib/rustlib/wasm32-unknown-unknown")
-        .is_dir()
-    {
+    let sysroot = crate::pipeline::rust_sysroot().ok_or("rustc --print sysroot failed")?;
+    if crate::pipeline::rust_target_installed_in(sysroot, codegen::WASM32_TRIPLE) {
         Ok(())
     } else {
         Err(
