@@ -3,7 +3,53 @@
 
 use std::process::ExitCode;
 
+use relon_ir::ir::{Op, TaggedOp};
+
+/// Print `body` one op per line, nested bodies indented under their op.
+fn print_body(body: &[TaggedOp], depth: usize) {
+    let pad = "    ".repeat(depth);
+    for tagged in body {
+        match &tagged.op {
+            Op::Block { result_ty, body } => {
+                println!("{pad}Block {result_ty:?}");
+                print_body(body, depth + 1);
+            }
+            Op::Loop { result_ty, body } => {
+                println!("{pad}Loop {result_ty:?}");
+                print_body(body, depth + 1);
+            }
+            Op::If {
+                result_ty,
+                then_body,
+                else_body,
+            } => {
+                println!("{pad}If {result_ty:?}");
+                print_body(then_body, depth + 1);
+                println!("{pad}Else");
+                print_body(else_body, depth + 1);
+            }
+            other => println!("{pad}{other:?}"),
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    if let Some(name) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.strip_prefix("std:").map(str::to_string))
+    {
+        return match relon_ir::builtin_stdlib().iter().find(|f| f.name == name) {
+            Some(f) => {
+                println!("stdlib {} {:?} -> {:?}", f.name, f.params, f.ret);
+                print_body(f.body(), 1);
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: no stdlib function `{name}`");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: dump_ir FILE.relon");
         return ExitCode::from(2);
@@ -22,9 +68,7 @@ fn main() -> ExitCode {
             println!("return schema: {:#?}", lowered.return_schema);
             for (i, f) in lowered.module.funcs.iter().enumerate() {
                 println!("fn{i} {} {:?} -> {:?}", f.name, f.params, f.ret);
-                for op in &f.body {
-                    println!("    {:?}", op.op);
-                }
+                print_body(&f.body, 1);
             }
             println!("closure table: {:?}", lowered.module.closure_table);
             ExitCode::SUCCESS

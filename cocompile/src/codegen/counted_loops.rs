@@ -41,8 +41,12 @@
 //!   ConstI32(stride), Mul(I32), Add(I32)` between the head and the
 //!   increment. An access through it is unchecked only when its offset
 //!   and width stay within the stride.
+//!
+//! A sweep of 8-byte elements that fills a list the function has just
+//! allocated for `n` elements (`own_lists`) also marks its accesses as
+//! that list's elements, for their alias class (`arena_alias`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use inkwell::IntPredicate;
 use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
@@ -50,6 +54,7 @@ use relon_ir::ir::{IrType, Op, TaggedOp};
 use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
+use super::own_lists::OwnLists;
 use crate::ir_walk::{for_each_body, lets_set_in};
 
 /// One loop that sweeps payloads with its counter.
@@ -63,13 +68,23 @@ pub(crate) struct CountedLoop {
     pub sweeps: Vec<(u32, u32)>,
 }
 
+/// A swept address: its stride, and whether its loop fills a list the
+/// function allocated itself (see `own_lists`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Site {
+    /// Bytes per element.
+    pub stride: u32,
+    /// The payload is the elements of a list of the function's own.
+    pub own_list: bool,
+}
+
 /// The counted loops of one function body.
 #[derive(Debug, Default)]
 pub(crate) struct CountedLoops {
     /// By the address of the loop body's first op.
     loops: HashMap<*const TaggedOp, CountedLoop>,
-    /// The `Add(I32)` ops that end a swept address, with its stride.
-    sites: HashMap<*const TaggedOp, u32>,
+    /// The `Add(I32)` ops that end a swept address.
+    sites: HashMap<*const TaggedOp, Site>,
 }
 
 impl CountedLoops {
@@ -78,30 +93,51 @@ impl CountedLoops {
         self.loops.get(&body.as_ptr())
     }
 
-    /// The stride of the swept address `op` ends, if it ends one.
-    pub(crate) fn site_stride(&self, op: &TaggedOp) -> Option<u32> {
+    /// The swept address `op` ends, if it ends one.
+    pub(crate) fn site(&self, op: &TaggedOp) -> Option<Site> {
         self.sites.get(&std::ptr::from_ref(op)).copied()
     }
 }
 
 /// Find the counted loops of a function with `body`.
 pub(crate) fn find(body: &[TaggedOp]) -> CountedLoops {
+    let own = OwnLists::find(body);
     let mut found = CountedLoops::default();
+    let mut seen: HashSet<*const TaggedOp> = HashSet::new();
     for_each_body(body, &mut |ops| {
-        for tagged in ops {
-            if let Op::Loop {
-                body: loop_body, ..
-            } = &tagged.op
-            {
-                examine(body, loop_body, &mut found);
+        for (position, tagged) in ops.iter().enumerate() {
+            // A loop is placed, for `own`, by the op that holds it in
+            // `ops`: itself, or the `Block` it opens. The outer sequence
+            // is visited first, so a loop a `Block` opens is examined
+            // from there, and not again from its own sequence.
+            let loop_body = match &tagged.op {
+                Op::Loop { body, .. } => body,
+                Op::Block { body: inner, .. } => match inner.first().map(|t| &t.op) {
+                    Some(Op::Loop { body, .. }) => body,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if !seen.insert(loop_body.as_ptr()) {
+                continue;
             }
+            examine(body, loop_body, &mut found, &|payload, bound| {
+                own.holds(ops, position, payload, bound)
+            });
         }
     });
     found
 }
 
-/// Add `loop_body` to `found` when it is a counted loop with sweeps.
-fn examine(function: &[TaggedOp], loop_body: &[TaggedOp], found: &mut CountedLoops) {
+/// Add `loop_body` to `found` when it is a counted loop with sweeps;
+/// `own_list(payload, bound)` says whether its sweep of `payload` fills a
+/// list of the function's own.
+fn examine(
+    function: &[TaggedOp],
+    loop_body: &[TaggedOp],
+    found: &mut CountedLoops,
+    own_list: &dyn Fn(u32, u32) -> bool,
+) {
     let [head_i, head_n, head_ge, head_exit, ..] = loop_body else {
         return;
     };
@@ -177,7 +213,7 @@ fn examine(function: &[TaggedOp], loop_body: &[TaggedOp], found: &mut CountedLoo
             continue;
         }
         let stride = *stride as u32;
-        sites.push((std::ptr::from_ref(&window[4]), stride));
+        sites.push((std::ptr::from_ref(&window[4]), stride, *payload));
         if !sweeps.contains(&(*payload, stride)) {
             sweeps.push((*payload, stride));
         }
@@ -185,7 +221,12 @@ fn examine(function: &[TaggedOp], loop_body: &[TaggedOp], found: &mut CountedLoo
     if sweeps.is_empty() {
         return;
     }
-    found.sites.extend(sites);
+    found
+        .sites
+        .extend(sites.into_iter().map(|(op, stride, payload)| {
+            let own_list = stride == 8 && own_list(payload, bound);
+            (op, Site { stride, own_list })
+        }));
     found.loops.insert(
         loop_body.as_ptr(),
         CountedLoop {
@@ -302,25 +343,27 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    /// The value on top of the stack is a swept address of `stride`.
-    pub(crate) fn tag_swept_address(&mut self, stride: u32) {
+    /// The value on top of the stack is the swept address of `site`.
+    pub(crate) fn tag_swept_address(&mut self, site: Site) {
         if let Some(BasicValueEnum::IntValue(address)) = self.stack.last()
             && !address.is_const()
         {
-            self.swept.insert(*address, stride);
+            self.swept.insert(*address, site);
         }
     }
 
     /// The native address of `base + offset` when `base` is a swept
     /// address and `width` bytes from there stay within its stride, so
-    /// inside the span its loop checked.
+    /// inside the span its loop checked. When the loop fills a list of
+    /// the function's own, the address is one of its elements, and is
+    /// remembered as such (see `arena_alias`).
     pub(crate) fn swept_addr(
-        &self,
+        &mut self,
         base: IntValue<'ctx>,
         offset: u32,
         width: u32,
     ) -> Result<Option<PointerValue<'ctx>>, CodegenError> {
-        let Some(&stride) = self.swept.get(&base) else {
+        let Some(&Site { stride, own_list }) = self.swept.get(&base) else {
             return Ok(None);
         };
         if offset.saturating_add(width) > stride {
@@ -333,7 +376,11 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
         if offset > 0 {
             at = b.build_int_nuw_add(at, i64t.const_int(u64::from(offset), false), "swept_at")?;
         }
-        Ok(Some(super::memory::byte_offset(b, ctx, self.arena, at)?))
+        let addr = super::memory::byte_offset(b, ctx, self.arena, at)?;
+        if own_list {
+            self.own_elements.insert(addr);
+        }
+        Ok(Some(addr))
     }
 }
 
@@ -424,8 +471,8 @@ mod tests {
             sweeps: vec![(P, 8)],
         };
         assert_eq!(found.loop_of(loop_body(&body)), Some(&expected));
-        assert_eq!(found.site_stride(&loop_body(&body)[8]), Some(8));
-        assert_eq!(found.site_stride(&loop_body(&body)[7]), None);
+        assert_eq!(found.site(&loop_body(&body)[8]).map(|s| s.stride), Some(8));
+        assert_eq!(found.site(&loop_body(&body)[7]), None);
     }
 
     #[test]

@@ -126,8 +126,11 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// The function's counted loops (see `counted_loops`).
     pub(crate) counted: super::counted_loops::CountedLoops,
     /// Addresses `payload + i * stride` of a counted loop's turn, whose
-    /// span the loop checked before its head, with their stride.
-    pub(crate) swept: HashMap<IntValue<'ctx>, u32>,
+    /// span the loop checked before its head, with their site.
+    pub(crate) swept: HashMap<IntValue<'ctx>, super::counted_loops::Site>,
+    /// Swept addresses of elements of a list the function fills (see
+    /// `own_lists`): an access through one is tagged as such.
+    pub(crate) own_elements: HashSet<PointerValue<'ctx>>,
     /// Source position of the op being emitted.
     pub(crate) line: u32,
     pub(crate) column: u32,
@@ -194,6 +197,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             op_in_tail: false,
             counted: Default::default(),
             swept: HashMap::new(),
+            own_elements: HashSet::new(),
             line: 0,
             column: 0,
         })
@@ -261,8 +265,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             if self.emit_op(&tagged.op)? == Flow::Terminated {
                 return Ok(Flow::Terminated);
             }
-            if let Some(stride) = self.counted.site_stride(tagged) {
-                self.tag_swept_address(stride);
+            if let Some(site) = self.counted.site(tagged) {
+                self.tag_swept_address(site);
             }
         }
         Ok(Flow::Continues)

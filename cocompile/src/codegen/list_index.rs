@@ -20,6 +20,7 @@ use relon_ir::ir::IrType;
 use relon_runtime_contract::TrapCode;
 
 use super::CodegenError;
+use super::arena_alias::ArenaClass;
 use super::func::FuncEmitter;
 use super::memory::byte_offset;
 
@@ -38,7 +39,9 @@ impl<'ctx> FuncEmitter<'_, 'ctx, '_> {
         let base = self.to_i32(base)?;
         let len_addr = self.arena_addr(base, 0, 4)?;
         let len = self.m.builder.build_load(i32t, len_addr, "list_len")?;
-        self.tag_arena_access(len.as_instruction_value(), Some(base.into()))?;
+        if let Some(load) = len.as_instruction_value() {
+            self.m.arena_tbaa.tag(load, ArenaClass::ListLength)?;
+        }
         let len = len.into_int_value();
         let len = self.m.builder.build_int_z_extend(len, i64t, "list_len64")?;
         let b = &self.m.builder;

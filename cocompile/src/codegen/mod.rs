@@ -32,6 +32,7 @@ pub mod fresh_stores;
 pub mod func;
 pub mod list_index;
 pub mod memory;
+pub mod own_lists;
 pub mod records;
 pub mod self_recursion;
 pub mod values;
@@ -911,11 +912,22 @@ pub fn op_name(op: &Op) -> String {
 /// (lowered in open world) whose signature contains `name_part`.
 #[cfg(test)]
 pub(crate) fn unmetered_function_ir(source: &str, name_part: &str) -> String {
+    function_ir(&module_ir(source), name_part)
+}
+
+/// The unoptimised LLVM IR text of the module `source` compiles to.
+#[cfg(test)]
+pub(crate) fn module_ir(source: &str) -> String {
     let lowered = crate::frontend::lower_source("t.relon", source, &[]).expect("lowers");
     let ctx = Context::create();
     let options = CodegenOptions::open_world();
     let emitted = emit_module(&ctx, "t", &lowered.lowered.module, &options).expect("emits");
-    let ir = emitted.module.print_to_string().to_string();
+    emitted.module.print_to_string().to_string()
+}
+
+/// The text of the unmetered function of `ir` whose name contains `name_part`.
+#[cfg(test)]
+pub(crate) fn function_ir(ir: &str, name_part: &str) -> String {
     ir.split("\ndefine ")
         .find(|f| {
             let signature = f.lines().next().unwrap_or_default();
