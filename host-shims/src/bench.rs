@@ -83,13 +83,12 @@ pub fn bench(
         std::hint::black_box(arena.call(entry, invocation.limits));
     });
     // A service reuses its buffers from row to row; so does the row caliber.
-    let (mut arguments, mut text) = (Vec::new(), String::new());
+    let mut text = String::new();
     let row = measure(calls, || {
         let input = std::hint::black_box(invocation.arguments_json.as_str());
-        if json::parse_arguments_into(input, program, &mut arguments).is_err() {
+        if json::parse_arguments_into_arena(input, program, &mut arena).is_err() {
             return;
         }
-        arena.write_arguments(program.params, &arguments);
         arena.call(entry, invocation.limits);
         json::format_value_into(
             &mut text,

@@ -8,6 +8,8 @@
 //! - `Bool`: `true` or `false`.
 
 use relon_runtime_contract::{ProgramDesc, ScalarType};
+
+use crate::arena::Arena;
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 
@@ -40,6 +42,27 @@ pub fn parse_arguments_into(
         return Ok(());
     }
     *values = parse_full(text, program)?;
+    Ok(())
+}
+
+/// [`parse_arguments`] straight into the input record of `arena`, for a
+/// run that parses a row per call: a flat object goes from its bytes to
+/// the arena with no buffer in between. On an error the input record may
+/// hold some of the arguments; the arena must not be run then.
+pub fn parse_arguments_into_arena(
+    text: &str,
+    program: &ProgramDesc,
+    arena: &mut Arena,
+) -> Result<(), String> {
+    let params = program.params;
+    let mut write = |index: usize, value: ScalarValue| {
+        arena.write_input(params[index].offset, value);
+    };
+    if params.len() <= 64 && parse_flat_with(text, program, &mut write) {
+        return Ok(());
+    }
+    let values = parse_full(text, program)?;
+    arena.write_arguments(params, &values);
     Ok(())
 }
 
@@ -92,15 +115,28 @@ fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) 
         values.clear();
         values.resize(params, ScalarValue::Int(0));
     }
-    if parse_compact(text, program, values).is_some() {
+    parse_flat_with(text, program, &mut |index, value| values[index] = value)
+}
+
+/// [`parse_flat`] handing each value to `put` with its parameter's index
+/// (at most 64 parameters); a parameter may be put more than once before
+/// the scan gives up.
+#[inline]
+fn parse_flat_with(
+    text: &str,
+    program: &ProgramDesc,
+    put: &mut impl FnMut(usize, ScalarValue),
+) -> bool {
+    if parse_compact(text, program, put).is_some() {
         return true;
     }
+    let params = program.params.len();
     let all = if params == 64 {
         u64::MAX
     } else {
         (1u64 << params) - 1
     };
-    parse_flat_fields(text, program, values) == Some(all)
+    parse_flat_fields(text, program, put) == Some(all)
 }
 
 /// The form serializers write, tried first: no whitespace, keys in
@@ -109,10 +145,14 @@ fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) 
 /// its digits are scanned. Whatever else follows a value (a fraction, an
 /// exponent, whitespace) fails the next byte's check and leaves for the
 /// flat scan.
-fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<()> {
+fn parse_compact(
+    text: &str,
+    program: &ProgramDesc,
+    put: &mut impl FnMut(usize, ScalarValue),
+) -> Option<()> {
     let mut rest = text.as_bytes();
     let mut opener = b'{';
-    for (param, slot) in program.params.iter().zip(values) {
+    for (index, param) in program.params.iter().enumerate() {
         let name = param.name.as_bytes();
         let (head, tail) = rest.split_at_checked(name.len() + 4)?;
         let [first, quote, key @ .., end_quote, colon] = head else {
@@ -126,7 +166,8 @@ fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) 
         {
             return None;
         }
-        (*slot, rest) = match param.ty {
+        let value;
+        (value, rest) = match param.ty {
             ScalarType::Int => {
                 let (value, tail) = json_int(tail)?;
                 (ScalarValue::Int(value), tail)
@@ -136,6 +177,7 @@ fn parse_compact(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) 
                 (scan.value(ty)?, &tail[scan.at..])
             }
         };
+        put(index, value);
         opener = b',';
     }
     match (program.params.is_empty(), rest) {
@@ -176,7 +218,11 @@ fn json_int(bytes: &[u8]) -> Option<(i64, &[u8])> {
 /// One pass over the bytes: keys are compared as bytes (the parameter in
 /// the key's position first, as callers usually write them in order) and
 /// an Int is read as its digits are scanned.
-fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValue]) -> Option<u64> {
+fn parse_flat_fields(
+    text: &str,
+    program: &ProgramDesc,
+    put: &mut impl FnMut(usize, ScalarValue),
+) -> Option<u64> {
     let mut scan = FlatScan {
         bytes: text.as_bytes(),
         at: 0,
@@ -197,7 +243,7 @@ fn parse_flat_fields(text: &str, program: &ProgramDesc, values: &mut [ScalarValu
             let index = param_index(program, name, keys, seen)?;
             seen |= 1 << index;
             keys += 1;
-            values[index] = scan.value(program.params[index].ty)?;
+            put(index, scan.value(program.params[index].ty)?);
             scan.skip_ws();
             match scan.peek()? {
                 b',' => scan.at += 1,
@@ -518,6 +564,45 @@ mod tests {
         for (text, expected) in cases {
             let err = parse_arguments(text, &PROGRAM).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    /// The input record `text` leaves in a fresh arena, or the error.
+    fn input_record(text: &str, direct: bool) -> Result<Vec<u8>, String> {
+        let mut arena = Arena::new(&[1, 2, 3], PROGRAM.in_len, PROGRAM.out_len);
+        if direct {
+            parse_arguments_into_arena(text, &PROGRAM, &mut arena)?;
+        } else {
+            arena.write_arguments(PROGRAM.params, &parse_arguments(text, &PROGRAM)?);
+        }
+        Ok(arena.input_mut().to_vec())
+    }
+
+    #[test]
+    fn parsing_into_the_arena_lays_out_what_parsing_then_writing_does() {
+        for text in [
+            r#"{"n":-7,"x":2.5,"b":true}"#,
+            r#"{"n":0,"x":"NaN","b":false}"#,
+            r#"  { "b" : true , "x" : -0.0, "n" : 9223372036854775807 }  "#,
+            r#"{"x":"-Infinity","n":-120,"b":true}"#,
+            r#"{"n":9007199254740993,"x":1e300,"b":false}"#,
+        ] {
+            let direct = input_record(text, true).unwrap();
+            assert_eq!(direct, input_record(text, false).unwrap(), "{text}");
+            assert_ne!(direct, vec![0; direct.len()], "{text}");
+        }
+        // The fast path gives up on these; the full parser answers.
+        for text in [
+            r#"{"n": 1.5, "x": 1.0, "b": true}"#,
+            r#"{"n": 1, "x": 1.0}"#,
+            r#"{"n": 1, "x": 1.0, "b": true, "z": 0}"#,
+        ] {
+            assert_eq!(
+                input_record(text, true),
+                input_record(text, false),
+                "{text}"
+            );
+            assert!(input_record(text, true).is_err(), "{text}");
         }
     }
 
