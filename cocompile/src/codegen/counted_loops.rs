@@ -388,28 +388,8 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
 mod tests {
     use relon_ir::ir::{IrType, Op, TaggedOp};
 
+    use super::super::test_ir::{get_i32 as get, set_i32 as set, tagged as tt};
     use super::{CountedLoop, find};
-
-    fn tt(op: Op) -> TaggedOp {
-        TaggedOp {
-            op,
-            range: Default::default(),
-        }
-    }
-
-    fn get(idx: u32) -> TaggedOp {
-        tt(Op::LetGet {
-            idx,
-            ty: IrType::I32,
-        })
-    }
-
-    fn set(idx: u32) -> TaggedOp {
-        tt(Op::LetSet {
-            idx,
-            ty: IrType::I32,
-        })
-    }
 
     const P: u32 = 0;
     const N: u32 = 1;

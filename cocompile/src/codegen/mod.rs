@@ -35,6 +35,8 @@ pub mod memory;
 pub mod own_lists;
 pub mod records;
 pub mod self_recursion;
+#[cfg(test)]
+mod test_ir;
 pub mod values;
 
 use std::collections::{BTreeSet, HashMap};

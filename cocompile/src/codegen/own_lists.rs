@@ -170,48 +170,26 @@ fn allocation_of(
 mod tests {
     use relon_ir::ir::{IrType, Op, TaggedOp};
 
+    use super::super::test_ir::{get_i32 as get, set_i32 as set, tagged as tt};
     use super::OwnLists;
 
-    fn ops(ops: Vec<Op>) -> Vec<TaggedOp> {
-        ops.into_iter()
-            .map(|op| TaggedOp {
-                op,
-                range: Default::default(),
-            })
-            .collect()
-    }
-
-    fn get(idx: u32) -> Op {
-        Op::LetGet {
-            idx,
-            ty: IrType::I32,
-        }
-    }
-
-    fn set(idx: u32) -> Op {
-        Op::LetSet {
-            idx,
-            ty: IrType::I32,
-        }
-    }
-
     /// `len = 5; list = alloc(c + len * 8); payload = (list + 11) & -8`.
-    fn allocation(c: i32) -> Vec<Op> {
+    fn allocation(c: i32) -> Vec<TaggedOp> {
         vec![
-            Op::ConstI32(5),
+            tt(Op::ConstI32(5)),
             set(0),
-            Op::ConstI32(c),
+            tt(Op::ConstI32(c)),
             get(0),
-            Op::ConstI32(8),
-            Op::Mul(IrType::I32),
-            Op::Add(IrType::I32),
-            Op::AllocScratchDyn,
+            tt(Op::ConstI32(8)),
+            tt(Op::Mul(IrType::I32)),
+            tt(Op::Add(IrType::I32)),
+            tt(Op::AllocScratchDyn),
             set(1),
             get(1),
-            Op::ConstI32(11),
-            Op::Add(IrType::I32),
-            Op::ConstI32(-8),
-            Op::BitAnd(IrType::I32),
+            tt(Op::ConstI32(11)),
+            tt(Op::Add(IrType::I32)),
+            tt(Op::ConstI32(-8)),
+            tt(Op::BitAnd(IrType::I32)),
             set(2),
         ]
     }
@@ -236,7 +214,7 @@ mod tests {
 
     #[test]
     fn an_allocation_in_the_expected_shape_is_found() {
-        let body = ops(allocation(8));
+        let body = allocation(8);
         let found = OwnLists::find(&body);
         assert!(found.holds(&body, body.len(), 2, 0));
         // Not before the payload is set, and not for another bound.
@@ -247,22 +225,19 @@ mod tests {
     #[test]
     fn shapes_that_may_write_past_the_list_are_not_own() {
         // Too little room for the padding before the payload.
-        let small = ops(allocation(4));
+        let small = allocation(4);
         assert!(!OwnLists::find(&small).holds(&small, small.len(), 2, 0));
         // The length set again after the allocation.
         let mut reset = allocation(8);
-        reset.extend([Op::ConstI32(9), set(0)]);
-        let reset = ops(reset);
+        reset.extend([tt(Op::ConstI32(9)), set(0)]);
         assert!(!OwnLists::find(&reset).holds(&reset, reset.len(), 2, 0));
         // The list let set a second time.
         let mut again = allocation(8);
-        again.extend([Op::ConstI32(64), set(1)]);
-        let again = ops(again);
+        again.extend([tt(Op::ConstI32(64)), set(1)]);
         assert!(!OwnLists::find(&again).holds(&again, again.len(), 2, 0));
         // A payload that is not the list's aligned start.
         let mut shifted = allocation(8);
-        shifted[12] = Op::ConstI32(-4);
-        let shifted = ops(shifted);
+        shifted[12] = tt(Op::ConstI32(-4));
         assert!(!OwnLists::find(&shifted).holds(&shifted, shifted.len(), 2, 0));
     }
 }
