@@ -8,10 +8,10 @@
 //! - `Bool`: `true` or `false`.
 
 use relon_runtime_contract::{ProgramDesc, ScalarType};
-
-use crate::arena::Arena;
 use serde_json::Value as Json;
 use std::fmt::Write as _;
+
+use crate::arena::Arena;
 
 /// One scalar argument or result.
 #[derive(Debug, Clone, Copy, PartialEq)]
