@@ -300,6 +300,7 @@ pub fn lower_source(
     }
     let mut lowered = lowered;
     crate::raise::raise_inline_reads(&mut lowered.module);
+    crate::range_fusion::fuse_range_sources(&mut lowered.module);
     LoweredProgram::from_lowered(file, lowered)
 }
 

@@ -27,5 +27,6 @@ pub mod ir_walk;
 pub mod jit;
 pub mod pipeline;
 pub mod raise;
+pub mod range_fusion;
 pub mod runner;
 pub mod wasm;

@@ -526,7 +526,7 @@ mod tests {
 
     #[test]
     fn the_map_helper_checks_its_spans_once_and_its_elements_not_at_all() {
-        let source = "#unstrict\n#main(Int n) -> Int\nys[0]\nwhere { ys: _list_map(range(n), (i) => i * 2) }\n";
+        let source = "#unstrict\n#main(Int n) -> Int\nys[0]\nwhere {\n  xs: range(n).map((i) => i + 1),\n  ys: _list_map(xs, (i) => i * 2)\n}\n";
         let ir = super::super::unmetered_function_ir(source, "@relon.std.list_int_map(");
         let defines = |prefix: &str| {
             ir.lines()
