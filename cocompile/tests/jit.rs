@@ -317,3 +317,51 @@ fn a_panicking_host_function_is_a_typed_error_in_the_jit() {
         other => panic!("expected a typed error, got {other:?}"),
     }
 }
+
+/// Int `/` and `%` by a divisor that is not a constant divide through the
+/// float divider while the dividend is below 2^53 in magnitude
+/// (`codegen/arith.rs`). On both sides of that bound, for divisors small
+/// and huge and of either sign, the answers are tree-walk's.
+#[test]
+fn division_by_a_variable_agrees_with_tree_walk_around_the_float_bound() {
+    let source = "#main(Int a, Int b) -> List<Int>\n[a / b, a % b]";
+    let jit = common::jit(source).unwrap();
+    let bound: i64 = 1 << 53;
+    let mut dividends = vec![0, 1, 7, 1 << 40, 3 * bound, i64::MAX, i64::MIN];
+    for near in [bound - 2, bound - 1, bound, bound + 1, bound + 3] {
+        dividends.extend([near, -near]);
+    }
+    let mut divisors = vec![
+        1,
+        -1,
+        2,
+        3,
+        -7,
+        94_906_265,
+        (1 << 27) + 1,
+        bound - 1,
+        bound,
+        bound + 1,
+        i64::MAX,
+        i64::MIN,
+        0,
+    ];
+    // A few more of every size, from a fixed-seed generator.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..6 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        divisors.push((x >> (x % 60)) as i64 | 1);
+    }
+    for &a in &dividends {
+        for &b in &divisors {
+            let values = args(&[("a", Value::Int(a)), ("b", Value::Int(b))]);
+            let reference = common::tree_walk_values(
+                source,
+                values.clone(),
+                &common::test_host_natives(),
+                &common::test_host_decls(),
+            );
+            assert_eq!(common::run_jit(&jit, values), reference, "{a} / {b}");
+        }
+    }
+}

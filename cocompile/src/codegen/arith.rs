@@ -3,6 +3,9 @@
 //!
 //! Int `+ - *` trap on overflow, `/ %` trap on a zero divisor and on
 //! `i64::MIN / -1`; Float `/ %` trap on a zero divisor, as tree-walk does.
+//! An Int division by a divisor that is not a constant runs on the float
+//! divider while the dividend is below 2^53 in magnitude, where that is
+//! exact (see `int_divide_through_float`).
 //! Nothing here ever wraps a user-visible Int.
 
 use inkwell::values::{BasicValueEnum, FloatValue, IntValue};
@@ -76,16 +79,79 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 )?;
                 let overflow = builder.build_and(is_min, is_neg1, "div_overflow")?;
                 self.trap_if(overflow, TrapCode::NumericOverflow)?;
-                let builder = &self.m.builder;
-                Ok(if matches!(op, Op::Div(_)) {
-                    builder.build_int_signed_div(a, b, "div")?
-                } else {
-                    builder.build_int_signed_rem(a, b, "rem")?
-                })
+                if b.is_const() {
+                    // LLVM divides by a constant with a multiply.
+                    let builder = &self.m.builder;
+                    return Ok(if matches!(op, Op::Div(_)) {
+                        builder.build_int_signed_div(a, b, "div")?
+                    } else {
+                        builder.build_int_signed_rem(a, b, "rem")?
+                    });
+                }
+                self.int_divide_through_float(matches!(op, Op::Div(_)), a, b)
             }
             Op::BitAnd(_) => Ok(self.m.builder.build_and(a, b, "and")?),
             other => Err(self.unsupported(other)),
         }
+    }
+
+    /// `a / b` (or `a % b`) for a divisor that is not a constant, `b != 0`
+    /// and not `i64::MIN / -1`. While `|a| < 2^53` the quotient is
+    /// `trunc(a as f64 / b as f64)`, exactly: `a / b` is at least `1/|b|`
+    /// away from the next integer, more than the division's rounding error
+    /// (`|a / b| · 2^-53 < 1/|b|`), and a `b` too large to convert exactly
+    /// still gives a quotient below 1 in magnitude. The float divider is
+    /// pipelined where the integer one is not, and the range check is on
+    /// the dividend only, which a loop trying divisors keeps fixed.
+    /// Other dividends take `sdiv`/`srem`.
+    fn int_divide_through_float(
+        &mut self,
+        quotient: bool,
+        a: IntValue<'ctx>,
+        b: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        const EXACT: u64 = (1 << 53) - 1;
+        let ctx = self.m.ctx;
+        let i64t = ctx.i64_type();
+        let f64t = ctx.f64_type();
+        let builder = &self.m.builder;
+        let shifted = builder.build_int_add(a, i64t.const_int(EXACT, false), "div_dividend")?;
+        let fits = builder.build_int_compare(
+            IntPredicate::ULE,
+            shifted,
+            i64t.const_int(2 * EXACT, false),
+            "div_exact_in_float",
+        )?;
+        let float_bb = ctx.append_basic_block(self.function, "div_float");
+        let int_bb = ctx.append_basic_block(self.function, "div_int");
+        let end_bb = ctx.append_basic_block(self.function, "div_end");
+        builder.build_conditional_branch(fits, float_bb, int_bb)?;
+
+        builder.position_at_end(float_bb);
+        let fa = builder.build_signed_int_to_float(a, f64t, "div_fa")?;
+        let fb = builder.build_signed_int_to_float(b, f64t, "div_fb")?;
+        let fq = builder.build_float_div(fa, fb, "div_fq")?;
+        let q = builder.build_float_to_signed_int(fq, i64t, "div_q")?;
+        let float_result = if quotient {
+            q
+        } else {
+            let qb = builder.build_int_mul(q, b, "div_qb")?;
+            builder.build_int_sub(a, qb, "div_r")?
+        };
+        builder.build_unconditional_branch(end_bb)?;
+
+        builder.position_at_end(int_bb);
+        let int_result = if quotient {
+            builder.build_int_signed_div(a, b, "div")?
+        } else {
+            builder.build_int_signed_rem(a, b, "rem")?
+        };
+        builder.build_unconditional_branch(end_bb)?;
+
+        builder.position_at_end(end_bb);
+        let phi = builder.build_phi(i64t, if quotient { "div" } else { "rem" })?;
+        phi.add_incoming(&[(&float_result, float_bb), (&int_result, int_bb)]);
+        Ok(phi.as_basic_value().into_int_value())
     }
 
     fn with_overflow(
@@ -328,5 +394,31 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         let r = self.m.builder.build_select(cond, a, b, "select")?;
         self.push(r);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{function_ir, module_ir};
+
+    #[test]
+    fn only_a_division_by_a_variable_takes_the_float_divider() {
+        let by_variable = function_ir(
+            &module_ir("#main(Int k, Int d) -> Int\nk % d + k / d"),
+            "run_main(",
+        );
+        let count = |ir: &str, needle: &str| ir.matches(needle).count();
+        // Each has its float path and, past 2^53, the integer one.
+        assert_eq!(count(&by_variable, "fdiv double"), 2, "{by_variable}");
+        assert_eq!(count(&by_variable, "= srem i64"), 1, "{by_variable}");
+        assert_eq!(count(&by_variable, "= sdiv i64"), 1, "{by_variable}");
+        // LLVM turns a constant divisor into a multiply; no float path.
+        let by_constant = function_ir(
+            &module_ir("#main(Int k) -> Int\nk % 7 + k / 13"),
+            "run_main(",
+        );
+        assert_eq!(count(&by_constant, "fdiv"), 0, "{by_constant}");
+        assert_eq!(count(&by_constant, "= srem i64"), 1, "{by_constant}");
+        assert_eq!(count(&by_constant, "= sdiv i64"), 1, "{by_constant}");
     }
 }
