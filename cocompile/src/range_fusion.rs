@@ -24,8 +24,9 @@
 //!   else in the function but in that sequence and as the first argument
 //!   of the call, which follows the loop (its other arguments are
 //!   computed in between from lets, the input record, constants and
-//!   closures, none of which reads the three or can trap before the fill
-//!   would have ended: the fill itself cannot trap);
+//!   closures, none of which reads the three); the fill itself cannot
+//!   trap and writes only into its own list, so dropping it cannot
+//!   change what a run answers or which error it stops with;
 //! - the callee's body reads its list parameter only as the length word
 //!   and the element `payload + 8·i` of its one counted loop, where `i`
 //!   starts at 0 and steps by one at the end of each turn, and no branch
@@ -146,26 +147,18 @@ fn fuse_in(ops: &mut Vec<TaggedOp>, uses: &LetUses, variants: &mut Variants) -> 
     while at < ops.len() {
         if let Some(site) = match_site(ops, at, uses)
             && let Some(index) = variants.index_of(site.stdlib, ops[site.call].range)
-        {
-            let Op::Call {
+            && let Op::Call {
+                fn_index,
                 arg_count,
                 param_tys,
-                ret_ty,
                 ..
-            } = &ops[site.call].op
-            else {
-                unreachable!("match_site checked the call");
-            };
-            let mut param_tys = param_tys.clone();
+            } = &mut ops[site.call].op
+        {
+            // The variant takes the range's start after the call's arguments.
+            *fn_index = index;
+            *arg_count += 1;
             param_tys.push(IrType::I64);
-            let call = Op::Call {
-                fn_index: index,
-                arg_count: arg_count + 1,
-                param_tys,
-                ret_ty: *ret_ty,
-            };
             let range = ops[site.call].range;
-            ops[site.call] = TaggedOp { op: call, range };
             ops.insert(
                 site.call,
                 TaggedOp {
@@ -345,16 +338,12 @@ fn range_fill(ops: &[TaggedOp], block: usize) -> Option<RangeFill> {
         Op::Add(I32),
         get(value, I64),
         Op::StoreI64AtAbsolute { offset: 0 },
-        get(index, I32),
-        Op::ConstI32(1),
-        Op::Add(I32),
-        set(index, I32),
-        get(value, I64),
-        Op::ConstI64(1),
-        Op::Add(I64),
-        set(value, I64),
-        Op::Br { label_depth: 0 },
-    ];
+    ]
+    .into_iter()
+    .chain(add_one(index, I32))
+    .chain(add_one(value, I64))
+    .chain([Op::Br { label_depth: 0 }])
+    .collect::<Vec<_>>();
     if !same_ops(fill, &expected_fill) {
         return None;
     }
@@ -397,6 +386,21 @@ fn range_fill(ops: &[TaggedOp], block: usize) -> Option<RangeFill> {
         set(value, I64),
     ];
     same_ops(before, &expected_before).then_some(RangeFill { list, index, value })
+}
+
+/// `let idx += 1` for a let of type `ty` (`I32` or `I64`).
+fn add_one(idx: u32, ty: IrType) -> [Op; 4] {
+    let one = if ty == IrType::I64 {
+        Op::ConstI64(1)
+    } else {
+        Op::ConstI32(1)
+    };
+    [
+        Op::LetGet { idx, ty },
+        one,
+        Op::Add(ty),
+        Op::LetSet { idx, ty },
+    ]
 }
 
 /// `ops` are `expected`, whatever their source ranges.
@@ -496,19 +500,8 @@ pub fn range_variant(params: &[IrType], body: &[TaggedOp]) -> Option<Vec<TaggedO
         Op::Ge(I32),
         Op::BrIf { label_depth: 1 },
     ];
-    let step = [
-        Op::LetGet {
-            idx: index,
-            ty: I32,
-        },
-        Op::ConstI32(1),
-        Op::Add(I32),
-        Op::LetSet {
-            idx: index,
-            ty: I32,
-        },
-        Op::Br { label_depth: 0 },
-    ];
+    let [get, one, add, set] = add_one(index, I32);
+    let step = [get, one, add, set, Op::Br { label_depth: 0 }];
     if turn.len() < head.len() + step.len()
         || !same_ops(&turn[..head.len()], &head)
         || !same_ops(&turn[turn.len() - step.len()..], &step)
@@ -623,21 +616,7 @@ pub fn range_variant(params: &[IrType], body: &[TaggedOp]) -> Option<Vec<TaggedO
     }));
     let mut turn = turn.clone();
     let br = turn.pop()?;
-    turn.extend(
-        [
-            Op::LetGet {
-                idx: value,
-                ty: I64,
-            },
-            Op::ConstI64(1),
-            Op::Add(I64),
-            Op::LetSet {
-                idx: value,
-                ty: I64,
-            },
-        ]
-        .map(tagged),
-    );
+    turn.extend(add_one(value, I64).map(tagged));
     turn.push(br);
     replace_element_loads(&mut turn, &element, value);
     fused.push(TaggedOp {
