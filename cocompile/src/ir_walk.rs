@@ -25,6 +25,27 @@ pub fn for_each_body(body: &[TaggedOp], visit: &mut impl FnMut(&[TaggedOp])) {
     }
 }
 
+/// [`for_each_body`] for a pass that rewrites op sequences: `visit` may
+/// change `body` as it likes, and then the bodies nested in what it left
+/// are visited the same way, depth-first in op order.
+pub fn for_each_body_mut(body: &mut Vec<TaggedOp>, visit: &mut impl FnMut(&mut Vec<TaggedOp>)) {
+    visit(body);
+    for tagged in body.iter_mut() {
+        match &mut tagged.op {
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => {
+                for_each_body_mut(then_body, visit);
+                for_each_body_mut(else_body, visit);
+            }
+            Op::Block { body, .. } | Op::Loop { body, .. } => for_each_body_mut(body, visit),
+            _ => {}
+        }
+    }
+}
+
 /// The lets `body` or a body nested in it sets (under any type), in op
 /// order, once per `LetSet`.
 pub fn lets_set_in(body: &[TaggedOp]) -> Vec<u32> {

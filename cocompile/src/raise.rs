@@ -259,7 +259,16 @@ fn count_index_reads(body: &[TaggedOp], reads: &mut HashMap<u32, (usize, usize)>
     });
 }
 
+/// Raise the reads in `body` and the bodies nested in it.
 fn raise_body(body: &mut Vec<TaggedOp>, widen: &dyn Fn(u32) -> bool) -> usize {
+    let mut raised = 0;
+    crate::ir_walk::for_each_body_mut(body, &mut |ops| raised += raise_sequence(ops, widen));
+    raised
+}
+
+/// Raise the reads in the one op sequence `body`, not in the bodies
+/// nested in it.
+fn raise_sequence(body: &mut Vec<TaggedOp>, widen: &dyn Fn(u32) -> bool) -> usize {
     let mut raised = 0;
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
@@ -323,19 +332,12 @@ fn raise_body(body: &mut Vec<TaggedOp>, widen: &dyn Fn(u32) -> bool) -> usize {
             continue;
         }
         let mut tagged = body[i].clone();
-        match &mut tagged.op {
-            // The index slot keeps the full Int the program computed.
-            Op::LetSet { idx, ty } if *ty == IrType::I32 && widen(*idx) => *ty = IrType::I64,
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                raised += raise_body(then_body, widen);
-                raised += raise_body(else_body, widen);
-            }
-            Op::Block { body, .. } | Op::Loop { body, .. } => raised += raise_body(body, widen),
-            _ => {}
+        // The index slot keeps the full Int the program computed.
+        if let Op::LetSet { idx, ty } = &mut tagged.op
+            && *ty == IrType::I32
+            && widen(*idx)
+        {
+            *ty = IrType::I64;
         }
         out.push(tagged);
         i += 1;

@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use relon_ir::ir::{IrType, Module, Op, TaggedOp, body_let_watermark};
 use relon_parser::TokenRange;
 
-use crate::ir_walk::for_each_body;
+use crate::ir_walk::{for_each_body, for_each_body_mut};
 
 /// Fuse every qualifying range fill in the module's own functions into
 /// the stdlib call it feeds; the number of sites fused.
@@ -56,7 +56,9 @@ pub fn fuse_range_sources(module: &mut Module) -> usize {
     let mut fused = 0;
     for func in &mut module.funcs {
         let uses = LetUses::of(&func.body);
-        fused += fuse_in(&mut func.body, &uses, &mut variants);
+        for_each_body_mut(&mut func.body, &mut |ops| {
+            fused += fuse_in(ops, &uses, &mut variants);
+        });
     }
     module.funcs.extend(variants.added);
     fused
@@ -140,7 +142,7 @@ impl LetUses {
     }
 }
 
-/// Fuse the sites in `ops` and the bodies nested in it.
+/// Fuse the sites in `ops` (one op sequence, not the bodies nested in it).
 fn fuse_in(ops: &mut Vec<TaggedOp>, uses: &LetUses, variants: &mut Variants) -> usize {
     let mut fused = 0;
     let mut at = 0;
@@ -172,20 +174,6 @@ fn fuse_in(ops: &mut Vec<TaggedOp>, uses: &LetUses, variants: &mut Variants) -> 
             ops.remove(at);
             fused += 1;
             continue;
-        }
-        match &mut ops[at].op {
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                fused += fuse_in(then_body, uses, variants);
-                fused += fuse_in(else_body, uses, variants);
-            }
-            Op::Block { body, .. } | Op::Loop { body, .. } => {
-                fused += fuse_in(body, uses, variants);
-            }
-            _ => {}
         }
         at += 1;
     }
@@ -657,40 +645,28 @@ fn continues(ops: &[TaggedOp], depth: u32) -> bool {
 /// Replace each element load (`element`) in `ops` and the bodies nested
 /// in it by a read of `value`.
 fn replace_element_loads(ops: &mut Vec<TaggedOp>, element: &[Op], value: u32) {
-    let mut at = 0;
-    while at < ops.len() {
-        if ops
-            .get(at..at + element.len())
-            .is_some_and(|w| same_ops(w, element))
-        {
-            let range = ops[at].range;
-            ops.splice(
-                at..at + element.len(),
-                [TaggedOp {
-                    op: Op::LetGet {
-                        idx: value,
-                        ty: IrType::I64,
-                    },
-                    range,
-                }],
-            );
-        }
-        match &mut ops[at].op {
-            Op::If {
-                then_body,
-                else_body,
-                ..
-            } => {
-                replace_element_loads(then_body, element, value);
-                replace_element_loads(else_body, element, value);
+    for_each_body_mut(ops, &mut |ops| {
+        let mut at = 0;
+        while at < ops.len() {
+            if ops
+                .get(at..at + element.len())
+                .is_some_and(|w| same_ops(w, element))
+            {
+                let range = ops[at].range;
+                ops.splice(
+                    at..at + element.len(),
+                    [TaggedOp {
+                        op: Op::LetGet {
+                            idx: value,
+                            ty: IrType::I64,
+                        },
+                        range,
+                    }],
+                );
             }
-            Op::Block { body, .. } | Op::Loop { body, .. } => {
-                replace_element_loads(body, element, value)
-            }
-            _ => {}
+            at += 1;
         }
-        at += 1;
-    }
+    });
 }
 
 #[cfg(test)]
