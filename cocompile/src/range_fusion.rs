@@ -672,13 +672,7 @@ fn replace_element_loads(ops: &mut Vec<TaggedOp>, element: &[Op], value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stdlib(name: &str) -> &'static relon_ir::stdlib::StdlibFunction {
-        relon_ir::builtin_stdlib()
-            .iter()
-            .find(|f| f.name == name)
-            .expect("a bundled stdlib function")
-    }
+    use crate::codegen::test_ir::stdlib_function;
 
     /// `source` lowered and raised, before this pass.
     fn lowered(source: &str) -> Module {
@@ -754,7 +748,7 @@ mod tests {
 
     #[test]
     fn the_map_variant_counts_from_its_start_parameter_instead_of_loading() {
-        let map = stdlib("list_int_map");
+        let map = stdlib_function("list_int_map");
         let fused = range_variant(&map.params, map.body()).expect("a variant");
         let value = body_let_watermark(map.body());
         let mut loads = 0;
@@ -799,7 +793,7 @@ mod tests {
 
     #[test]
     fn a_walk_that_does_not_step_once_per_turn_from_zero_gets_no_variant() {
-        let map = stdlib("list_int_map");
+        let map = stdlib_function("list_int_map");
         let variant = |edit: &dyn Fn(&mut Vec<TaggedOp>)| {
             let mut body = map.body().clone();
             edit(&mut body);
@@ -851,10 +845,7 @@ mod tests {
     fn a_range_that_only_feeds_a_stdlib_call_is_not_filled() {
         let mut module = lowered(MAP_OVER_RANGE);
         let funcs = module.funcs.len() as u32;
-        let map_index = relon_ir::builtin_stdlib()
-            .iter()
-            .position(|f| f.name == "list_int_map")
-            .expect("map") as u32;
+        let map_index = relon_ir::stdlib_function_index("list_int_map").expect("map");
         assert!(calls(&module.funcs[0].body).contains(&(map_index, 2)));
 
         assert_eq!(fuse_range_sources(&mut module), 1);

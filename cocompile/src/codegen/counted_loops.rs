@@ -388,7 +388,7 @@ impl<'m, 'ctx, 'ir> super::func::FuncEmitter<'m, 'ctx, 'ir> {
 mod tests {
     use relon_ir::ir::{IrType, Op, TaggedOp};
 
-    use super::super::test_ir::{get_i32 as get, set_i32 as set, tagged as tt};
+    use super::super::test_ir::{get_i32 as get, set_i32 as set, stdlib_function, tagged as tt};
     use super::{CountedLoop, find};
 
     const P: u32 = 0;
@@ -457,10 +457,7 @@ mod tests {
 
     #[test]
     fn the_stdlib_map_sweeps_its_source_and_its_result() {
-        let map = relon_ir::builtin_stdlib()
-            .iter()
-            .find(|f| f.name == "list_int_map")
-            .expect("list_int_map");
+        let map = stdlib_function("list_int_map");
         let found = find(map.body());
         assert_eq!(found.loops.len(), 1, "{found:?}");
         let counted = found.loops.values().next().expect("the loop");

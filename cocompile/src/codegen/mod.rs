@@ -36,7 +36,7 @@ pub mod own_lists;
 pub mod records;
 pub mod self_recursion;
 #[cfg(test)]
-mod test_ir;
+pub(crate) mod test_ir;
 pub mod values;
 
 use std::collections::{BTreeSet, HashMap};

@@ -170,7 +170,7 @@ fn allocation_of(
 mod tests {
     use relon_ir::ir::{IrType, Op, TaggedOp};
 
-    use super::super::test_ir::{get_i32 as get, set_i32 as set, tagged as tt};
+    use super::super::test_ir::{get_i32 as get, set_i32 as set, stdlib_function, tagged as tt};
     use super::OwnLists;
 
     /// `len = 5; list = alloc(c + len * 8); payload = (list + 11) & -8`.
@@ -196,10 +196,7 @@ mod tests {
 
     #[test]
     fn the_stdlib_map_fills_a_list_of_its_own() {
-        let map = relon_ir::builtin_stdlib()
-            .iter()
-            .find(|f| f.name == "list_int_map")
-            .expect("list_int_map");
+        let map = stdlib_function("list_int_map");
         let body = map.body();
         let found = OwnLists::find(body);
         let block = body
