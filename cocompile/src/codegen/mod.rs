@@ -467,6 +467,18 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         }
     }
 
+    /// Mark `function`'s first parameter, the run's `EntryState`, `noalias`:
+    /// the state lives outside the arena (on the caller's stack) and is
+    /// reached only through that pointer, which callees and helpers receive
+    /// from it. So an arena store never changes a state field, and the
+    /// entry wrapper reads back the trap code it cleared without a load.
+    pub(crate) fn mark_state_noalias(&self, function: FunctionValue<'ctx>) {
+        let noalias = self
+            .ctx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
+        function.add_attribute(AttributeLoc::Param(0), noalias);
+    }
+
     /// LLVM type of an IR value. Pointers into the arena are `i32` offsets.
     pub(crate) fn llvm_type(&self, ty: IrType) -> BasicTypeEnum<'ctx> {
         match ty {
@@ -537,10 +549,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             .module
             .add_function(&name, fn_type, Some(Linkage::Internal));
         self.apply_function_attributes(function);
-        let noalias = self
-            .ctx
-            .create_enum_attribute(Attribute::get_named_enum_kind_id("noalias"), 0);
-        function.add_attribute(AttributeLoc::Param(0), noalias);
+        self.mark_state_noalias(function);
         self.functions.insert((func, self.metered), function);
         self.pending.push(func);
         Ok(function)
@@ -607,6 +616,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             Some(Linkage::External),
         );
         self.apply_function_attributes(wrapper);
+        self.mark_state_noalias(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
         let state = wrapper
@@ -694,6 +704,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             Some(Linkage::External),
         );
         self.apply_function_attributes(wrapper);
+        self.mark_state_noalias(wrapper);
         let bb = ctx.append_basic_block(wrapper, "entry");
         self.builder.position_at_end(bb);
         let missing = || CodegenError::Llvm("entry wrapper is missing a parameter".into());
