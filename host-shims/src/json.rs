@@ -49,6 +49,11 @@ pub fn parse_arguments_into(
 /// run that parses a row per call: a flat object goes from its bytes to
 /// the arena with no buffer in between. On an error the input record may
 /// hold some of the arguments; the arena must not be run then.
+///
+/// Inlined into its caller with the compact form only ([`parse_compact`]);
+/// any other text goes to [`parse_other_into_arena`], out of line, so the
+/// common row does not pay for the general scan's frame and registers.
+#[inline]
 pub fn parse_arguments_into_arena(
     text: &str,
     program: &ProgramDesc,
@@ -58,7 +63,25 @@ pub fn parse_arguments_into_arena(
     let mut write = |index: usize, value: ScalarValue| {
         arena.write_input(params[index].offset, value);
     };
-    if params.len() <= 64 && parse_flat_with(text, program, &mut write) {
+    if parse_compact(text, program, &mut write).is_some() {
+        return Ok(());
+    }
+    parse_other_into_arena(text, program, arena)
+}
+
+/// [`parse_arguments_into_arena`] for text not in the compact form: the
+/// flat scan, then the full parser.
+#[inline(never)]
+fn parse_other_into_arena(
+    text: &str,
+    program: &ProgramDesc,
+    arena: &mut Arena,
+) -> Result<(), String> {
+    let params = program.params;
+    let mut write = |index: usize, value: ScalarValue| {
+        arena.write_input(params[index].offset, value);
+    };
+    if params.len() <= 64 && parse_flat_all(text, program, &mut write) {
         return Ok(());
     }
     let values = parse_full(text, program)?;
@@ -127,9 +150,15 @@ fn parse_flat_with(
     program: &ProgramDesc,
     put: &mut impl FnMut(usize, ScalarValue),
 ) -> bool {
-    if parse_compact(text, program, put).is_some() {
-        return true;
-    }
+    parse_compact(text, program, put).is_some() || parse_flat_all(text, program, put)
+}
+
+/// [`parse_flat_fields`], and whether it put every parameter.
+fn parse_flat_all(
+    text: &str,
+    program: &ProgramDesc,
+    put: &mut impl FnMut(usize, ScalarValue),
+) -> bool {
     let params = program.params.len();
     let all = if params == 64 {
         u64::MAX
@@ -145,6 +174,7 @@ fn parse_flat_with(
 /// its digits are scanned. Whatever else follows a value (a fraction, an
 /// exponent, whitespace) fails the next byte's check and leaves for the
 /// flat scan.
+#[inline(always)]
 fn parse_compact(
     text: &str,
     program: &ProgramDesc,
@@ -444,6 +474,11 @@ pub fn format_value(value: ScalarValue) -> String {
 }
 
 /// [`format_value`] into `out` (cleared first), which keeps its allocation.
+///
+/// Inlined into its caller with the Int and Bool cases, which a row runs
+/// through in a few instructions; a Float goes to [`push_float`], out of
+/// line, so its formatter's registers and frame are not paid for the others.
+#[inline(always)]
 pub fn format_value_into(out: &mut String, value: ScalarValue) {
     out.clear();
     match value {
@@ -455,17 +490,25 @@ pub fn format_value_into(out: &mut String, value: ScalarValue) {
             out.extend(digits.format(i).bytes().map(char::from));
         }
         ScalarValue::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-        ScalarValue::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
-        ScalarValue::Float(f) if f.is_infinite() => out.push_str(if f > 0.0 {
+        ScalarValue::Float(f) => push_float(out, f),
+    }
+}
+
+/// Push a Float: a JSON number, or the string standing for a NaN or an infinity.
+#[inline(never)]
+fn push_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 {
             "\"Infinity\""
         } else {
             "\"-Infinity\""
-        }),
-        ScalarValue::Float(f) => {
-            // `{:?}` is Rust's shortest round-trip form and always shows a
-            // fraction or an exponent ("8.0", "1e300", "-0.0").
-            let _ = write!(out, "{f:?}");
-        }
+        });
+    } else {
+        // `{:?}` is Rust's shortest round-trip form and always shows a
+        // fraction or an exponent ("8.0", "1e300", "-0.0").
+        let _ = write!(out, "{f:?}");
     }
 }
 
