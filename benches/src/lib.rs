@@ -84,6 +84,7 @@ pub fn workloads() -> Vec<Workload> {
         workload!("matmul16" from "matmul", 16, 4, controls::matmul, None),
         workload!("matmul64" from "matmul", 64, 8, controls::matmul, None),
         workload!("nbody", 1000, 10, controls::nbody),
+        workload!("trivial", 41, 41, controls::trivial),
     ]
 }
 
@@ -98,6 +99,13 @@ pub mod controls {
     /// `list.sum(range(n))`.
     pub fn sum_range(n: i64) -> Option<Answer> {
         int((0..n).try_fold(0i64, |acc, i| acc.checked_add(i)))
+    }
+
+    /// `n + 1`. Not a compute workload: its binary row is the cost of the
+    /// marshalling around one call (the row-caliber goal), and its
+    /// kernel ratio is a call through `relon_entry` against an inlined add.
+    pub fn trivial(n: i64) -> Option<Answer> {
+        int(n.checked_add(1))
     }
 
     /// `list.sum(range(n).map((i) => (i + 1) * (i + 2)))`.

@@ -8,8 +8,6 @@
 //! lists, sub-records); the output buffer holds the result record's fixed
 //! area followed by its tail.
 
-#[cfg(test)]
-use relon_runtime_contract::TrapCode;
 use relon_runtime_contract::{ENTRY_OK, EntryState, FieldDesc, HostFailure, ScalarType};
 
 use crate::EntryFn;
@@ -57,23 +55,7 @@ pub struct Arena {
     entry_result: i32,
     trap: (u32, u32),
     failure: Box<HostFailure>,
-    /// The `EntryState` calls run with, kept from call to call: its layout
-    /// fields are written when the regions are laid out, and a call writes
-    /// only the rest (see [`Self::run_with`]). Building a fresh state per
-    /// call let rustc write the four layout `u32`s as one 16-byte vector
-    /// store, which the entry's 4-byte loads of single fields cannot be
-    /// forwarded from: about 2 ns a call on this project's EPYC, half the
-    /// kernel of a `#main` that returns `n + 1`.
-    state: EntryState,
 }
-
-// SAFETY: `Arena` is `!Send` only because its `state` holds raw pointers.
-// Those point into memory the arena owns and that moves with it (the
-// `words` buffer and the `failure` box; both are refreshed before each
-// call), or are null outside a call (`host_context`, which `run_with`
-// sets for the call's duration only). Nothing else shares them, so moving
-// the arena to another thread moves everything they point at with it.
-unsafe impl Send for Arena {}
 
 const fn align8(n: usize) -> usize {
     (n + 7) & !7
@@ -95,24 +77,6 @@ impl Arena {
             entry_result: 0,
             trap: (0, 0),
             failure: Box::default(),
-            state: EntryState {
-                arena: std::ptr::null_mut(),
-                arena_len: 0,
-                scratch_cursor: 0,
-                in_offset: 0,
-                in_len: 0,
-                out_offset: 0,
-                out_cap: 0,
-                trap_code: 0,
-                trap_site: 0,
-                fuel: 0,
-                depth_remaining: 0,
-                caps: 0,
-                host_context: std::ptr::null_mut(),
-                host_failure: std::ptr::null_mut(),
-                tail_cursor: 0,
-                entry_result: 0,
-            },
         };
         arena.reshape(in_len, out_len, out_len);
         arena.bytes_mut()[..const_data.len()].copy_from_slice(const_data);
@@ -139,11 +103,6 @@ impl Arena {
         self.out_root = out_root;
         self.out_cap = out_cap;
         self.scratch_offset = scratch_offset as u32;
-        self.state.arena_len = (scratch_offset + SCRATCH_BYTES) as u32;
-        self.state.in_offset = self.in_offset;
-        self.state.in_len = in_len;
-        self.state.out_offset = out_offset as u32;
-        self.state.out_cap = out_cap;
         self.bytes_mut()[out_offset..out_offset + out_root as usize].fill(0);
     }
 
@@ -246,11 +205,16 @@ impl Arena {
         self.run_with(limits, caps, host_context, |state| unsafe { entry(state) })
     }
 
-    /// Ready the call's `EntryState` over this arena, hand it to `call`,
+    /// Build the call's `EntryState` over this arena, hand it to `call`,
     /// and keep the trap it reports. `call` returns the entry's status.
     ///
-    /// The layout fields were written by [`Self::reshape`]; this writes
-    /// the others, the fields a run changes or a caller chooses per call.
+    /// The state is built on this frame's stack for each call, right above
+    /// the entry's frames, on purpose. Kept in the `Arena` instead, it
+    /// saved ~2 ns a call on a trivial `#main` but made fib(30) 11 %
+    /// slower: every call's trap-code check loads from the state, and at a
+    /// distance its address can share its low 12 bits with the stack slots
+    /// the recursion writes (4K aliasing, the likely cause). Just above the
+    /// entry's frames it cannot, for any recursion under 4 KiB of stack.
     pub fn run_with(
         &mut self,
         limits: Limits,
@@ -258,21 +222,27 @@ impl Arena {
         host_context: *mut std::ffi::c_void,
         call: impl FnOnce(*mut EntryState) -> u32,
     ) -> u32 {
+        let arena_len = self.scratch_offset + SCRATCH_BYTES as u32;
         self.failure.failed = 0;
-        let state = &mut self.state;
-        state.arena = self.words.as_mut_ptr().cast::<u8>();
-        state.scratch_cursor = self.scratch_offset;
-        state.trap_code = 0;
-        state.trap_site = 0;
-        state.fuel = limits.fuel;
-        state.depth_remaining = limits.max_depth;
-        state.caps = caps;
-        state.host_context = host_context;
-        state.host_failure = &mut *self.failure;
-        state.tail_cursor = self.out_root;
-        state.entry_result = 0;
-        let status = call(state);
-        state.host_context = std::ptr::null_mut();
+        let mut state = EntryState {
+            arena: self.words.as_mut_ptr().cast::<u8>(),
+            arena_len,
+            scratch_cursor: self.scratch_offset,
+            in_offset: self.in_offset,
+            in_len: self.in_len,
+            out_offset: self.out_offset,
+            out_cap: self.out_cap,
+            trap_code: 0,
+            trap_site: 0,
+            fuel: limits.fuel,
+            depth_remaining: limits.max_depth,
+            caps,
+            host_context,
+            host_failure: &mut *self.failure,
+            tail_cursor: self.out_root,
+            entry_result: 0,
+        };
+        let status = call(&mut state);
         // The trap fields say something only when the entry reports a
         // trap. Reading them on the OK path would also load them as one
         // 8-byte word right after the entry's 4-byte store to `trap_code`,
@@ -340,7 +310,7 @@ impl Arena {
 
 #[cfg(test)]
 mod tests {
-    use relon_runtime_contract::ENTRY_TRAPPED;
+    use relon_runtime_contract::{ENTRY_TRAPPED, TrapCode};
 
     use super::*;
 

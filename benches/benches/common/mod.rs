@@ -296,9 +296,10 @@ pub fn timings(
     }
     // The binary measures itself (`--bench`): kernel and row. A short
     // first run sizes the real one (a process's start-up is no estimate).
+    // The row's argument is what serde_json and `JSON.stringify` write.
     let binary_bench = |calls: u64| -> Option<serde_json::Value> {
         let out = std::process::Command::new(binary_path)
-            .args(["--bench", &calls.to_string(), &format!("{{\"n\": {n}}}")])
+            .args(["--bench", &calls.to_string(), &format!("{{\"n\":{n}}}")])
             .output()
             .ok()?;
         serde_json::from_slice(&out.stdout).ok()

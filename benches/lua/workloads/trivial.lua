@@ -1,0 +1,3 @@
+function run(n)
+  return n + 1
+end
