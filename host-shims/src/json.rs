@@ -7,7 +7,7 @@
 //!   back to the same bits, with a `.0` when it has no fraction.
 //! - `Bool`: `true` or `false`.
 
-use relon_runtime_contract::{ProgramDesc, ScalarType};
+use relon_runtime_contract::{FieldDesc, ProgramDesc, ScalarType};
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 
@@ -59,14 +59,20 @@ pub fn parse_arguments_into_arena(
     program: &ProgramDesc,
     arena: &mut Arena,
 ) -> Result<(), String> {
-    let params = program.params;
-    let mut write = |index: usize, value: ScalarValue| {
-        arena.write_input(params[index].offset, value);
-    };
-    if parse_compact(text, program, &mut write).is_some() {
+    if parse_compact(text, program, &mut into_input(arena, program.params)).is_some() {
         return Ok(());
     }
     parse_other_into_arena(text, program, arena)
+}
+
+/// The `put` of the scans for [`parse_arguments_into_arena`]: each value
+/// goes to its parameter's place in `arena`'s input record.
+#[inline(always)]
+fn into_input<'a>(
+    arena: &'a mut Arena,
+    params: &'a [FieldDesc],
+) -> impl FnMut(usize, ScalarValue) + 'a {
+    |index, value| arena.write_input(params[index].offset, value)
 }
 
 /// [`parse_arguments_into_arena`] for text not in the compact form: the
@@ -78,10 +84,7 @@ fn parse_other_into_arena(
     arena: &mut Arena,
 ) -> Result<(), String> {
     let params = program.params;
-    let mut write = |index: usize, value: ScalarValue| {
-        arena.write_input(params[index].offset, value);
-    };
-    if params.len() <= 64 && parse_flat_all(text, program, &mut write) {
+    if params.len() <= 64 && parse_flat_all(text, program, &mut into_input(arena, params)) {
         return Ok(());
     }
     let values = parse_full(text, program)?;
