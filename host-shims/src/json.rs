@@ -141,22 +141,13 @@ fn parse_flat(text: &str, program: &ProgramDesc, values: &mut Vec<ScalarValue>) 
         values.clear();
         values.resize(params, ScalarValue::Int(0));
     }
-    parse_flat_with(text, program, &mut |index, value| values[index] = value)
+    let mut put = |index: usize, value| values[index] = value;
+    parse_compact(text, program, &mut put).is_some() || parse_flat_all(text, program, &mut put)
 }
 
-/// [`parse_flat`] handing each value to `put` with its parameter's index
-/// (at most 64 parameters); a parameter may be put more than once before
-/// the scan gives up.
-#[inline]
-fn parse_flat_with(
-    text: &str,
-    program: &ProgramDesc,
-    put: &mut impl FnMut(usize, ScalarValue),
-) -> bool {
-    parse_compact(text, program, put).is_some() || parse_flat_all(text, program, put)
-}
-
-/// [`parse_flat_fields`], and whether it put every parameter.
+/// [`parse_flat_fields`] handing each value to `put` with its parameter's
+/// index (at most 64 parameters), and whether it put every parameter; a
+/// parameter may be put more than once before the scan gives up.
 fn parse_flat_all(
     text: &str,
     program: &ProgramDesc,

@@ -1,6 +1,6 @@
 //! Which swept payloads are the elements of a list the function itself
 //! has just allocated, so the stores that fill it may be tagged as list
-//! elements (`arena_alias::ArenaClass::ListElement`), never as a list's
+//! elements (`arena_alias::ArenaClass::OwnListElement`), never as a list's
 //! length word.
 //!
 //! The lowering and the stdlib build an Int or Float list as:
