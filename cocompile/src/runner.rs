@@ -303,7 +303,7 @@ fn main_rs(input: &RunnerInput<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "fn main() -> std::process::ExitCode {{\n    relon_host_shims::run(&PROGRAM, {ENTRY_SYMBOL}, {ENTRY_SYMBOL}{METERED_SUFFIX})\n}}"
+        "/// This program, for the runtime: per-row code is compiled with\n/// `PROGRAM` as a constant.\nstruct App;\n\nimpl relon_host_shims::Program for App {{\n    const DESC: &'static ProgramDesc = &PROGRAM;\n}}\n\nfn main() -> std::process::ExitCode {{\n    relon_host_shims::run::<App>({ENTRY_SYMBOL}, {ENTRY_SYMBOL}{METERED_SUFFIX})\n}}"
     );
     s
 }

@@ -391,6 +391,45 @@ fn the_binary_rejects_bad_arguments_with_exit_code_2_naming_them() {
 }
 
 #[test]
+fn bench_mode_times_the_same_answer_in_both_calibers_for_any_argument_form() {
+    // The row caliber parses the text on each call with a parser compiled
+    // for this program's parameters; the binary refuses to report a row
+    // that did not end with the call's answer, so each form must succeed
+    // and report the plain run's result.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("shipping");
+    let source = common::repo_root().join("examples/pricing/shipping.relon");
+    assert_built(&cocompile(&source, None, &output, &[]));
+    let forms = [
+        r#"{"weight_g":4500,"distance_km":12.5,"express":true}"#,
+        r#"{ "weight_g": 1500, "distance_km": 12.5, "express": true }"#,
+        r#"{"express":false,"weight_g":400,"distance_km":3}"#,
+        r#"{"weight_g":-7,"distance_km":1e2,"express":false}"#,
+        r#"{"weight\u005fg":2001,"distance_km":0.5,"express":true}"#,
+    ];
+    let mut answers = std::collections::BTreeSet::new();
+    for args in forms {
+        let plain = Command::new(&output).arg(args).assert().success();
+        let answer = String::from_utf8_lossy(&plain.get_output().stdout)
+            .trim()
+            .to_string();
+        let bench = Command::new(&output)
+            .args(["--bench", "200", args])
+            .assert()
+            .success();
+        let report: serde_json::Value =
+            serde_json::from_slice(&bench.get_output().stdout).expect("a JSON report");
+        assert_eq!(report["result"].to_string(), answer, "{args}");
+        for caliber in ["kernel", "row"] {
+            let median = report[caliber]["median_ns"].as_f64().unwrap_or(0.0);
+            assert!(median > 0.0, "{args}: {caliber} in {report}");
+        }
+        answers.insert(answer);
+    }
+    assert_eq!(answers.len(), forms.len(), "the forms were meant to differ");
+}
+
+#[test]
 fn concurrent_builds_of_different_programs_keep_their_own_code() {
     // Runner crates share one cargo target directory; each build must still
     // link its own program (the runners once shared a package name, and
@@ -454,6 +493,14 @@ fn the_binary_bounds_recursion_and_fuel_with_typed_errors() {
         .args(["--max-depth", "10", "{\"n\": 11}"])
         .assert()
         .code(1);
+    let benched = Command::new(&output)
+        .args(["--bench", "10", "--max-depth", "10", "{\"n\": 11}"])
+        .assert()
+        .code(1);
+    assert!(
+        String::from_utf8_lossy(&benched.get_output().stderr)
+            .starts_with("error: RecursionLimitExceeded")
+    );
     Command::new(&output)
         .args(["--max-depth", "10", "{\"n\": 9}"])
         .assert()

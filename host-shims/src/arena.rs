@@ -144,6 +144,7 @@ impl Arena {
         self.entry_result
     }
 
+    #[inline]
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: a `u64` slice viewed as bytes: same memory, alignment 1 <= 8,
         // length times 8, and every byte pattern is a valid `u8`.
@@ -155,6 +156,7 @@ impl Arena {
         }
     }
 
+    #[inline]
     fn bytes(&self) -> &[u8] {
         // SAFETY: as in `bytes_mut`, read-only.
         unsafe {
@@ -171,6 +173,7 @@ impl Arena {
     }
 
     /// Write one argument at `offset` of the input record.
+    #[inline]
     pub fn write_input(&mut self, offset: u32, value: ScalarValue) {
         let at = self.in_offset as usize + offset as usize;
         let bytes = self.bytes_mut();
@@ -183,12 +186,14 @@ impl Arena {
 
     /// Call the entry once with `limits` (closed world: no capabilities
     /// checked at run time, no host context); returns the entry's status.
+    #[inline]
     pub fn call(&mut self, entry: EntryFn, limits: Limits) -> u32 {
         self.call_with(entry, limits, 0, std::ptr::null_mut())
     }
 
     /// Call the entry with granted capability bits and an open-world host
     /// context (see `relon_runtime_contract::HOST_CALL_SYMBOL`).
+    #[inline]
     pub fn call_with(
         &mut self,
         entry: EntryFn,
@@ -215,6 +220,7 @@ impl Arena {
     /// distance its address can share its low 12 bits with the stack slots
     /// the recursion writes (4K aliasing, the likely cause). Just above the
     /// entry's frames it cannot, for any recursion under 4 KiB of stack.
+    #[inline]
     pub fn run_with(
         &mut self,
         limits: Limits,
@@ -292,6 +298,7 @@ impl Arena {
     }
 
     /// Read the value of type `ty` at `offset` of the output record.
+    #[inline]
     pub fn read_output(&self, offset: u32, ty: ScalarType) -> ScalarValue {
         let at = self.out_offset as usize + offset as usize;
         let bytes = self.bytes();

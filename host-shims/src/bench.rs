@@ -10,12 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use relon_runtime_contract::{ENTRY_OK, ProgramDesc};
+use relon_runtime_contract::ENTRY_OK;
 
-use crate::EntryFn;
 use crate::arena::Arena;
 use crate::args::Invocation;
 use crate::json;
+use crate::{EntryFn, Program};
 
 /// Per-call statistics in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,19 +64,42 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Stats {
     }
 }
 
-/// Run both calibers; returns the JSON report, or the runtime error the
-/// program stops with.
-pub fn bench(
-    program: &ProgramDesc,
+/// Why `--bench` gave no report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BenchFailure {
+    /// The program stopped with a runtime error: the trap code, its site,
+    /// and the host function's message if one failed.
+    Trap {
+        code: u32,
+        site: u32,
+        host_failure: Option<String>,
+    },
+    /// The row caliber did not end with the result the call gave: it would
+    /// have timed other work (its argument parse failed, or read another
+    /// value). A fault of this runtime, reported rather than timed.
+    RowDisagrees { row: String, call: String },
+}
+
+/// Run both calibers of the program `P`; returns the JSON report.
+///
+/// Generic over the program so that the row is compiled with `P::DESC` as
+/// a constant, as a service built around the program would be (see
+/// [`Program`]).
+pub fn bench<P: Program>(
     entry: EntryFn,
     invocation: &Invocation,
     calls: u64,
-) -> Result<String, (u32, u32, Option<String>)> {
+) -> Result<String, BenchFailure> {
+    let program = P::DESC;
     let mut arena = Arena::new(program.const_data, program.in_len, program.out_len);
     arena.write_arguments(program.params, &invocation.arguments);
     if arena.call(entry, invocation.limits) != ENTRY_OK {
         let (code, site) = arena.trap();
-        return Err((code, site, arena.host_failure().map(str::to_string)));
+        return Err(BenchFailure::Trap {
+            code,
+            site,
+            host_failure: arena.host_failure().map(str::to_string),
+        });
     }
     let result = json::format_value(arena.read_output(program.result.offset, program.result.ty));
     let kernel = measure(calls, || {
@@ -89,16 +112,23 @@ pub fn bench(
         // `black_box` goes to the stack as one 16-byte store and comes
         // back as two 8-byte loads, which store forwarding cannot serve.
         let input: &String = std::hint::black_box(&invocation.arguments_json);
-        if json::parse_arguments_into_arena(input, program, &mut arena).is_err() {
+        if json::parse_arguments_into_arena(input, P::DESC, &mut arena).is_err() {
+            text.clear();
             return;
         }
         arena.call(entry, invocation.limits);
         json::format_value_into(
             &mut text,
-            arena.read_output(program.result.offset, program.result.ty),
+            arena.read_output(P::DESC.result.offset, P::DESC.result.ty),
         );
         std::hint::black_box(&text);
     });
+    if text != result {
+        return Err(BenchFailure::RowDisagrees {
+            row: text,
+            call: result,
+        });
+    }
     Ok(format!(
         "{{\"calls\": {calls}, \"result\": {result}, \"kernel\": {}, \"row\": {}}}",
         kernel.json(),

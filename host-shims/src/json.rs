@@ -212,6 +212,7 @@ fn parse_compact(
 
 /// A JSON integer (`-?(0|[1-9][0-9]*)`) in the i64 range at the start of
 /// `bytes`, and the bytes after it.
+#[inline]
 fn json_int(bytes: &[u8]) -> Option<(i64, &[u8])> {
     let (negative, digits) = match bytes {
         [b'-', rest @ ..] => (true, rest),
@@ -297,6 +298,7 @@ fn param_index(program: &ProgramDesc, name: &[u8], in_order: usize, seen: u64) -
 }
 
 /// Byte equality for names a few bytes long, without a call to `bcmp`.
+#[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }

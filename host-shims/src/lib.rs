@@ -1,7 +1,7 @@
 //! The runtime of every co-compiled Relon executable.
 //!
-//! A generated `main` hands [`run`] the program's description and its entry
-//! function. [`run`] reads the `#main` arguments as a JSON object (first
+//! A generated `main` names its program's description as a [`Program`]
+//! and hands [`run`] that type and the entry functions. [`run`] reads the `#main` arguments as a JSON object (first
 //! positional argument, or standard input), lays them into the arena,
 //! calls the entry on a thread with a large stack, and prints the result
 //! as JSON on standard output.
@@ -34,6 +34,21 @@ use std::process::ExitCode;
 pub use relon_runtime_contract as contract;
 use relon_runtime_contract::{ENTRY_OK, EntryState, ProgramDesc, TrapCode};
 
+/// A compiled program, as a type: the generated `main` implements it on a
+/// unit struct and calls `run::<ThatStruct>`.
+///
+/// Code generic over it is compiled in the program's own crate, where the
+/// description is a constant. The per-row work of `--bench` (argument
+/// parse, result format) is such code: there the loop over the parameters
+/// unrolls, each key check becomes a compare against constant bytes, and
+/// the match on each type folds away. The helpers it reaches across the
+/// crate boundary are `#[inline]` for that reason: the runner crate is
+/// built without Rust's LTO.
+pub trait Program {
+    /// The program's description.
+    const DESC: &'static ProgramDesc;
+}
+
 /// The compiled entry: `relon_entry(state) -> status`.
 pub type EntryFn = unsafe extern "C" fn(*mut EntryState) -> u32;
 
@@ -61,10 +76,11 @@ impl From<ExitStatus> for ExitCode {
 /// depth limit long before it is reached.
 const ENTRY_STACK_BYTES: usize = 1 << 30;
 
-/// Parse the command line, run the program, print the outcome. `entry`
+/// Parse the command line, run the program `P`, print the outcome. `entry`
 /// runs without a step budget; `metered_entry` counts steps and runs when
 /// `--fuel` sets one.
-pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn) -> ExitCode {
+pub fn run<P: Program>(entry: EntryFn, metered_entry: EntryFn) -> ExitCode {
+    let program = P::DESC;
     // A host function is an `extern "C"` Rust function: a panic in it
     // cannot unwind (Rust aborts at that boundary). Report it and exit with
     // the host-fault code before anything else happens; nothing has been
@@ -97,9 +113,19 @@ pub fn run(program: &'static ProgramDesc, entry: EntryFn, metered_entry: EntryFn
         return run_values(program, schemas, entry, invocation);
     }
     if let Some(calls) = invocation.bench {
-        return match on_entry_thread(move || bench::bench(program, entry, &invocation, calls)) {
+        return match on_entry_thread(move || bench::bench::<P>(entry, &invocation, calls)) {
             Ok(Ok(report)) => print_line(&report),
-            Ok(Err((code, site, message))) => report_trap(program, code, site, message.as_deref()),
+            Ok(Err(bench::BenchFailure::Trap {
+                code,
+                site,
+                host_failure,
+            })) => report_trap(program, code, site, host_failure.as_deref()),
+            Ok(Err(bench::BenchFailure::RowDisagrees { row, call })) => fail(
+                ExitStatus::HostFault,
+                &format!(
+                    "error: internal: the row caliber ended with `{row}` where the call gave `{call}`; please report this"
+                ),
+            ),
             Err(message) => fail(
                 ExitStatus::HostFault,
                 &format!("error: HostFault: the run thread failed: {message}"),
