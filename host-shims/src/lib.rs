@@ -79,8 +79,24 @@ const ENTRY_STACK_BYTES: usize = 1 << 30;
 /// Parse the command line, run the program `P`, print the outcome. `entry`
 /// runs without a step budget; `metered_entry` counts steps and runs when
 /// `--fuel` sets one.
+///
+/// Only `--bench` is compiled for `P` (in the program's crate); the rest
+/// is [`run_described`], compiled once with this crate, so the runner
+/// crate stays quick to build.
 pub fn run<P: Program>(entry: EntryFn, metered_entry: EntryFn) -> ExitCode {
-    let program = P::DESC;
+    run_described(P::DESC, entry, metered_entry, bench::bench::<P>)
+}
+
+/// `--bench N` compiled for one program: see [`bench::bench`].
+pub type BenchFn = fn(EntryFn, &args::Invocation, u64) -> Result<String, bench::BenchFailure>;
+
+/// [`run`] with the program as a value and its `--bench` as a function.
+pub fn run_described(
+    program: &'static ProgramDesc,
+    entry: EntryFn,
+    metered_entry: EntryFn,
+    bench: BenchFn,
+) -> ExitCode {
     // A host function is an `extern "C"` Rust function: a panic in it
     // cannot unwind (Rust aborts at that boundary). Report it and exit with
     // the host-fault code before anything else happens; nothing has been
@@ -113,7 +129,7 @@ pub fn run<P: Program>(entry: EntryFn, metered_entry: EntryFn) -> ExitCode {
         return run_values(program, schemas, entry, invocation);
     }
     if let Some(calls) = invocation.bench {
-        return match on_entry_thread(move || bench::bench::<P>(entry, &invocation, calls)) {
+        return match on_entry_thread(move || bench(entry, &invocation, calls)) {
             Ok(Ok(report)) => print_line(&report),
             Ok(Err(bench::BenchFailure::Trap {
                 code,
