@@ -176,19 +176,28 @@ impl JitEngine {
             sites = emitted.trap_sites;
             const_data = emitted.const_data;
             let machine = codegen::target_machine(options)?;
-            let passes = PassBuilderOptions::create();
-            // SAFETY: `passes` is a live pass-builder options object that
-            // outlives the call; the setter only stores the threshold in it.
-            unsafe {
-                llvm_sys::transforms::pass_builder::LLVMPassBuilderOptionsSetInlinerThreshold(
-                    passes.as_mut_ptr(),
-                    codegen::INLINE_THRESHOLD as i32,
-                );
+            let o3 = || {
+                let passes = PassBuilderOptions::create();
+                // SAFETY: `passes` is a live pass-builder options object
+                // that outlives the call; the setter only stores the
+                // threshold in it.
+                unsafe {
+                    llvm_sys::transforms::pass_builder::LLVMPassBuilderOptionsSetInlinerThreshold(
+                        passes.as_mut_ptr(),
+                        codegen::INLINE_THRESHOLD as i32,
+                    );
+                }
+                emitted
+                    .module
+                    .run_passes("default<O3>", &machine, passes)
+                    .map_err(|e| JitError::Llvm(e.to_string()))
+            };
+            o3()?;
+            // As in the closed world: fold the zero tests the Float bounds
+            // decide, then O3 again to drop the trap paths they guarded.
+            if crate::float_bounds::fold_decided_zero_tests(&emitted.module) > 0 {
+                o3()?;
             }
-            emitted
-                .module
-                .run_passes("default<O3>", &machine, passes)
-                .map_err(|e| JitError::Llvm(e.to_string()))?;
             let engine = emitted
                 .module
                 .create_jit_execution_engine(OptimizationLevel::Aggressive)

@@ -8,6 +8,8 @@
 //!   [`runner`] are its steps).
 //! - [`emit_object`]: the same pipeline to a static archive and the
 //!   metadata of its typed bindings, for a Rust crate's `build.rs`.
+//! - [`float_bounds`]: after O3, folds the divide-by-zero tests of Floats
+//!   proven positive (or NaN), in every artifact.
 //! - [`wasm`]: the code generator for wasm32, linked into a module with
 //!   its dispatch plan.
 //!
@@ -19,6 +21,7 @@
 
 pub mod codegen;
 pub mod emit_object;
+pub mod float_bounds;
 pub mod free_calls;
 pub mod frontend;
 pub mod host_check;

@@ -21,6 +21,7 @@ use inkwell::context::Context;
 use relon_bitcode::{HostBuildOptions, HostCrate, HostFnDecl, LlvmTools};
 
 use crate::codegen::{self, CodegenOptions};
+use crate::float_bounds;
 use crate::frontend;
 use crate::host_check::{HostSymbolError, check_host_symbols};
 use crate::inline_report::{InlineDecision, inline_decisions};
@@ -560,6 +561,11 @@ pub(crate) fn build_object(
         .arg(&optimized);
     relon_bitcode::tools::run(opt)?;
     clock.lap("opt (internalize, O3)");
+    let mut reopt = Command::new(&tools.opt);
+    reopt.arg(format!("-mcpu={}", settings.target_cpu));
+    if fold_decided_zero_tests(&optimized, reopt)? > 0 {
+        clock.lap("fold decided zero tests, O3");
+    }
 
     let object = work.path().join("app.o");
     relon_bitcode::tools::run(llc(&tools, settings.target_cpu, "obj", &optimized, &object))?;
@@ -602,6 +608,39 @@ pub(crate) fn internalizing_opt(tools: &LlvmTools, entries: &[&str]) -> Command 
         ))
         .arg(format!("-inline-threshold={}", codegen::INLINE_THRESHOLD));
     cmd
+}
+
+/// Fold the zero tests [`float_bounds`] decides in the optimized bitcode
+/// at `optimized`, in place; when any was folded, run `opt` (given with
+/// its target flags) again with O3, so the unreachable trap paths go.
+/// Returns how many tests were folded.
+pub(crate) fn fold_decided_zero_tests(
+    optimized: &Path,
+    mut opt: Command,
+) -> Result<usize, PipelineError> {
+    let context = Context::create();
+    let module =
+        inkwell::module::Module::parse_bitcode_from_path(optimized, &context).map_err(|e| {
+            codegen::CodegenError::Llvm(format!("reading {}: {e}", optimized.display()))
+        })?;
+    let folded = float_bounds::fold_decided_zero_tests(&module);
+    if folded > 0 {
+        let staged = optimized.with_extension("folded.bc");
+        if !module.write_bitcode_to_path(&staged) {
+            return Err(PipelineError::Io {
+                action: "could not write",
+                path: staged,
+                source: std::io::Error::other("LLVM could not write the bitcode"),
+            });
+        }
+        opt.arg("-passes=default<O3>")
+            .arg(format!("-inline-threshold={}", codegen::INLINE_THRESHOLD))
+            .arg(&staged)
+            .arg("-o")
+            .arg(optimized);
+        relon_bitcode::tools::run(opt)?;
+    }
+    Ok(folded)
 }
 
 fn llc(tools: &LlvmTools, cpu: &str, filetype: &str, input: &Path, output: &Path) -> Command {
