@@ -1,10 +1,10 @@
 //! The runtime of every co-compiled Relon executable.
 //!
 //! A generated `main` names its program's description as a [`Program`]
-//! and hands [`run`] that type and the entry functions. [`run`] reads the `#main` arguments as a JSON object (first
-//! positional argument, or standard input), lays them into the arena,
-//! calls the entry on a thread with a large stack, and prints the result
-//! as JSON on standard output.
+//! and hands [`run`] that type and the entry functions. [`run`] reads the
+//! `#main` arguments as a JSON object (first positional argument, or
+//! standard input), lays them into the arena, calls the entry on a thread
+//! with a large stack, and prints the result as JSON on standard output.
 //!
 //! Exit codes ([`ExitStatus`]): 0 success, 1 runtime error (the Relon
 //! error kind leads the message on standard error), 2 bad input, 3 host
