@@ -1,9 +1,18 @@
 //! Walking an IR body together with the bodies nested in its `If`,
 //! `Block` and `Loop` ops, for the passes that look at every op sequence
 //! of a function without caring about control flow (the lets a body sets),
-//! and naming the module function an `Op::Call` calls.
+//! naming the module function an `Op::Call` calls, and making an op that
+//! a pass writes (it has no source range).
 
 use relon_ir::ir::{Op, TaggedOp};
+
+/// `op` with no source range, as a pass writes it.
+pub fn tagged(op: Op) -> TaggedOp {
+    TaggedOp {
+        op,
+        range: Default::default(),
+    }
+}
 
 /// Call `visit` on `body` and then, depth-first in op order, on every
 /// body nested in it.

@@ -351,12 +351,7 @@ mod tests {
     use super::*;
 
     fn ops(list: &[Op]) -> Vec<TaggedOp> {
-        list.iter()
-            .map(|op| TaggedOp {
-                op: op.clone(),
-                range: Default::default(),
-            })
-            .collect()
+        list.iter().cloned().map(crate::ir_walk::tagged).collect()
     }
 
     fn float_index(base: u32, index: u32) -> Vec<Op> {

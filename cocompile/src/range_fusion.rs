@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use relon_ir::ir::{IrType, Module, Op, TaggedOp, body_let_watermark};
 use relon_parser::TokenRange;
 
-use crate::ir_walk::{for_each_body, for_each_body_mut};
+use crate::ir_walk::{for_each_body, for_each_body_mut, tagged};
 
 /// Fuse every qualifying range fill in the module's own functions into
 /// the stdlib call it feeds; the number of sites fused.
@@ -421,13 +421,6 @@ fn same_op(op: &Op, expected: &Op) -> bool {
 
 fn same_bodies(ops: &[TaggedOp], expected: &[TaggedOp]) -> bool {
     ops.len() == expected.len() && ops.iter().zip(expected).all(|(t, e)| same_op(&t.op, &e.op))
-}
-
-fn tagged(op: Op) -> TaggedOp {
-    TaggedOp {
-        op,
-        range: TokenRange::default(),
-    }
 }
 
 /// The body of a stdlib function with `params` and `body` that takes one

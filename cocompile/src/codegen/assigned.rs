@@ -63,14 +63,9 @@ fn falls_through(body: &[TaggedOp]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir_walk::tagged as op;
     use relon_ir::ir::IrType;
 
-    fn op(op: Op) -> TaggedOp {
-        TaggedOp {
-            op,
-            range: Default::default(),
-        }
-    }
     fn set(idx: u32) -> TaggedOp {
         op(Op::LetSet {
             idx,

@@ -3,13 +3,7 @@
 
 use relon_ir::ir::{IrType, Op, TaggedOp};
 
-/// `op` with no source range.
-pub(crate) fn tagged(op: Op) -> TaggedOp {
-    TaggedOp {
-        op,
-        range: Default::default(),
-    }
-}
+pub(crate) use crate::ir_walk::tagged;
 
 /// `LetGet { idx, ty: I32 }`.
 pub(crate) fn get_i32(idx: u32) -> TaggedOp {
