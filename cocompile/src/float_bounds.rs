@@ -135,7 +135,7 @@ fn derived(instruction: InstructionValue<'_>, depth: u32) -> Bounds {
         Some(BasicValueEnum::IntValue(i)) => i.get_zero_extended_constant(),
         _ => None,
     };
-    let constant_lanes = |index| {
+    let constant_operand = |index| {
         operand(index)
             .filter(|v| v.is_const())
             .map_or_else(Vec::new, |v| bounds(v, depth))
@@ -144,7 +144,7 @@ fn derived(instruction: InstructionValue<'_>, depth: u32) -> Bounds {
         InstructionOpcode::FAdd => lane_wise(&|a, b| Some(a + b)),
         InstructionOpcode::FSub => of(0)
             .into_iter()
-            .zip(constant_lanes(1))
+            .zip(constant_operand(1))
             .map(|(a, c)| Some(a? - c?))
             .collect(),
         InstructionOpcode::FMul if operand(0) == operand(1) => {
@@ -157,7 +157,7 @@ fn derived(instruction: InstructionValue<'_>, depth: u32) -> Bounds {
         InstructionOpcode::FMul => lane_wise(&|a, b| (a >= 0.0 && b >= 0.0).then_some(a * b)),
         InstructionOpcode::FDiv => of(0)
             .into_iter()
-            .zip(constant_lanes(1))
+            .zip(constant_operand(1))
             .map(|(a, c)| {
                 let (a, c) = (a?, c?);
                 (a >= 0.0 && c > 0.0).then_some(a / c)

@@ -563,7 +563,7 @@ pub(crate) fn build_object(
     clock.lap("opt (internalize, O3)");
     let mut reopt = Command::new(&tools.opt);
     reopt.arg(format!("-mcpu={}", settings.target_cpu));
-    if fold_decided_zero_tests(&optimized, reopt)? > 0 {
+    if fold_zero_tests_and_reoptimize(&optimized, reopt)? > 0 {
         clock.lap("fold decided zero tests, O3");
     }
 
@@ -614,7 +614,7 @@ pub(crate) fn internalizing_opt(tools: &LlvmTools, entries: &[&str]) -> Command 
 /// at `optimized`, in place; when any was folded, run `opt` (given with
 /// its target flags) again with O3, so the unreachable trap paths go.
 /// Returns how many tests were folded.
-pub(crate) fn fold_decided_zero_tests(
+pub(crate) fn fold_zero_tests_and_reoptimize(
     optimized: &Path,
     mut opt: Command,
 ) -> Result<usize, PipelineError> {

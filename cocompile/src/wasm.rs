@@ -46,7 +46,8 @@ use relon_runtime_contract::{ENTRY_SYMBOL, METERED_SUFFIX, StateOffsets, TrapSit
 use crate::codegen::{self, CodegenOptions};
 use crate::frontend::{self, MainLayout};
 use crate::pipeline::{
-    PipelineError, fold_decided_zero_tests, internalizing_opt, read_and_lower, used_host_functions,
+    PipelineError, fold_zero_tests_and_reoptimize, internalizing_opt, read_and_lower,
+    used_host_functions,
 };
 
 /// Everything a host needs to call the module.
@@ -355,7 +356,7 @@ fn compile_lowered(
     let mut opt = internalizing_opt(&tools, &[&entry, &metered_entry]);
     opt.arg(&linked).arg("-o").arg(&optimized);
     run(opt)?;
-    fold_decided_zero_tests(&optimized, Command::new(&tools.opt))?;
+    fold_zero_tests_and_reoptimize(&optimized, Command::new(&tools.opt))?;
     let object = dir.join("app.o");
     let mut llc = Command::new(&tools.llc);
     llc.arg("-O3")
