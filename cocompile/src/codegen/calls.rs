@@ -137,7 +137,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Call an emitted function with the implicit state and arena first,
-    /// then leave too if it trapped.
+    /// then leave too if it trapped (in tail position, return its trap
+    /// word with its value instead).
     fn call_emitted(
         &mut self,
         callee: FunctionValue<'ctx>,
@@ -153,15 +154,19 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         for (arg, ty) in args.into_iter().zip(params) {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
-        let result = self
+        let pair = self
             .m
             .builder
             .build_call(callee, &call_args, "call")?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("emitted function returned nothing".into()))?;
-        if !self.op_in_tail {
-            self.propagate_trap()?;
+        let (result, word) = self.m.split_returned(pair)?;
+        match (word, self.op_in_tail) {
+            (Some(word), true) => self.pass_tail_trap(word)?,
+            (Some(word), false) => self.propagate_callee_trap(word)?,
+            (None, true) => {}
+            (None, false) => self.propagate_recorded_trap()?,
         }
         Ok(result)
     }
@@ -338,7 +343,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .basic()
             .ok_or_else(|| CodegenError::Llvm("host-call helper returned nothing".into()))?
             .into_int_value();
-        self.propagate_trap()?;
+        self.propagate_recorded_trap()?;
         let result: BasicValueEnum = match ret_ty {
             IrType::Unit => return Ok(()),
             IrType::F64 => self

@@ -110,6 +110,10 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fresh: super::fresh_stores::FreshStores<'ctx>,
     /// The shared trap exit, once a check needed it.
     pub(crate) trap_exit: Option<TrapExit<'ctx>>,
+    /// The trap word the function returns with its value (an `i64` slot,
+    /// `0` from the start), once a call in tail position set it: that
+    /// call's own word, handed up unchecked.
+    pub(crate) tail_trap_word: Option<PointerValue<'ctx>>,
     /// The alias class of the arena accesses being emitted (see
     /// `arena_alias`).
     pub(crate) arena_class: super::arena_alias::ArenaClass,
@@ -191,6 +195,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             call_memo: Default::default(),
             fresh: Default::default(),
             trap_exit: None,
+            tail_trap_word: None,
             arena_class: super::arena_alias::ArenaClass::Data,
             captures_param: None,
             tail_context: !is_entry,
@@ -234,7 +239,9 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             self.set_position(first);
         }
         self.counted = super::counted_loops::find(body);
-        self.assume_no_trap_pending()?;
+        if !self.m.returns_trap_word() {
+            self.assume_no_trap_pending()?;
+        }
         if self.m.options.depth_limit && !self.is_entry {
             self.enter_call_depth()?;
         }
@@ -616,11 +623,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    /// The function's one trap exit, made on first use: it records the
-    /// trap code and site it is branched to with (two phis) and leaves.
+    /// The function's one trap exit, made on first use: it returns the
+    /// trap word of the code and site it is branched to with (two phis),
+    /// or records them in the state where traps travel that way.
     /// Every check branching to one shared block, rather than to a block of
-    /// its own with the two stores, keeps a checked function small enough
-    /// for LLVM's inliner.
+    /// its own, keeps a checked function small enough for LLVM's inliner.
     fn trap_exit(&mut self) -> Result<TrapExit<'ctx>, CodegenError> {
         if let Some(exit) = self.trap_exit {
             return Ok(exit);
@@ -632,27 +639,64 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.m.builder.position_at_end(block);
         let code = self.m.builder.build_phi(i32t, "trap_code")?;
         let site = self.m.builder.build_phi(i32t, "trap_site")?;
-        self.store_state(
-            self.m.options.state.trap_code,
+        let (code_value, site_value) = (
             code.as_basic_value().into_int_value(),
-        )?;
-        self.store_state(
-            self.m.options.state.trap_site,
             site.as_basic_value().into_int_value(),
-        )?;
-        self.return_abruptly()?;
+        );
+        if !self.m.returns_trap_word() {
+            self.store_state(self.m.options.state.trap_code, code_value)?;
+            self.store_state(self.m.options.state.trap_site, site_value)?;
+        }
+        let word = self.trap_word_of(code_value, site_value)?;
+        self.return_abruptly(word)?;
         self.m.builder.position_at_end(resume);
         let exit = TrapExit { block, code, site };
         self.trap_exit = Some(exit);
         Ok(exit)
     }
 
-    /// Leave the function after a trap was recorded (no depth bookkeeping:
-    /// the run is over).
-    pub(crate) fn return_abruptly(&mut self) -> Result<(), CodegenError> {
+    /// `code | site << 32` (see [`super::trap_word`]).
+    fn trap_word_of(
+        &self,
+        code: IntValue<'ctx>,
+        site: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CodegenError> {
+        let b = &self.m.builder;
+        let i64t = self.m.ctx.i64_type();
+        let code = b.build_int_z_extend(code, i64t, "code64")?;
+        let site = b.build_int_z_extend(site, i64t, "site64")?;
+        let high = b.build_left_shift(site, i64t.const_int(32, false), "site_high")?;
+        Ok(b.build_or(code, high, "trap_word")?)
+    }
+
+    /// Leave the function with trap word `word` (no depth bookkeeping: the
+    /// run is over); the value beside it is a zero nobody reads.
+    pub(crate) fn return_abruptly(&mut self, word: IntValue<'ctx>) -> Result<(), CodegenError> {
         let ret_ty = self.m.llvm_type(self.ret);
         let zero = self.zero_of(ret_ty);
-        self.m.builder.build_return(Some(&zero))?;
+        self.return_pair(zero, word)
+    }
+
+    /// `ret { value, word }`; where traps are recorded in the state,
+    /// `ret value` (the state says whether it trapped).
+    fn return_pair(
+        &mut self,
+        value: BasicValueEnum<'ctx>,
+        word: IntValue<'ctx>,
+    ) -> Result<(), CodegenError> {
+        let b = &self.m.builder;
+        if !self.m.returns_trap_word() {
+            b.build_return(Some(&value))?;
+            return Ok(());
+        }
+        let pair = self
+            .m
+            .returned_type(self.ret)
+            .into_struct_type()
+            .get_undef();
+        let pair = b.build_insert_value(pair, value, 0, "ret_value")?;
+        let pair = b.build_insert_value(pair, word, 1, "ret_pair")?;
+        b.build_return(Some(&pair))?;
         Ok(())
     }
 
@@ -699,13 +743,74 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(())
     }
 
-    /// Tell LLVM that no trap is pending when this function starts: the
-    /// entry wrappers clear `state.trap_code` before the run, and a trap
-    /// returns straight up the call chain, so no emitted function is ever
-    /// called with one pending. Once a callee is inlined, its caller's
-    /// [`Self::propagate_trap`] then folds away on every path where the
-    /// callee recorded none. (The load only feeds the assumption, so no
-    /// instruction is left of it.)
+    /// After a call into emitted code that returned trap word `word`:
+    /// leave with it if the callee trapped.
+    pub(crate) fn propagate_callee_trap(
+        &mut self,
+        word: IntValue<'ctx>,
+    ) -> Result<(), CodegenError> {
+        let trapped = self.m.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            word,
+            self.m.ctx.i64_type().const_zero(),
+            "trapped",
+        )?;
+        let cont_bb = self.branch_cold(trapped)?;
+        self.return_abruptly(word)?;
+        self.m.builder.position_at_end(cont_bb);
+        Ok(())
+    }
+
+    /// Hand the trap word of a call in tail position up unchecked: the
+    /// function returns it beside the call's value (see
+    /// [`Self::emit_return`]).
+    pub(crate) fn pass_tail_trap(&mut self, word: IntValue<'ctx>) -> Result<(), CodegenError> {
+        let slot = match self.tail_trap_word {
+            Some(slot) => slot,
+            None => {
+                let i64t = self.m.ctx.i64_type();
+                let slot = self.in_alloca_block(|b| {
+                    let slot = b.build_alloca(i64t, "tail_trap_word")?;
+                    b.build_store(slot, i64t.const_zero())?;
+                    Ok(slot)
+                })?;
+                self.tail_trap_word = Some(slot);
+                slot
+            }
+        };
+        self.m.builder.build_store(slot, word)?;
+        Ok(())
+    }
+
+    /// After a call of a runtime or host-call helper, which records a trap
+    /// in the state (or of any call, where traps travel that way): leave
+    /// with its trap word if it did.
+    pub(crate) fn propagate_recorded_trap(&mut self) -> Result<(), CodegenError> {
+        let code = self.load_state_u32(self.m.options.state.trap_code, "trap_code")?;
+        let zero = self.m.ctx.i32_type().const_zero();
+        let trapped =
+            self.m
+                .builder
+                .build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
+        let cont_bb = self.branch_cold(trapped)?;
+        let word = if self.m.returns_trap_word() {
+            let site = self.load_state_u32(self.m.options.state.trap_site, "trap_site")?;
+            self.trap_word_of(code, site)?
+        } else {
+            self.m.ctx.i64_type().const_zero()
+        };
+        self.return_abruptly(word)?;
+        self.m.builder.position_at_end(cont_bb);
+        Ok(())
+    }
+
+    /// Where traps are recorded in the state: tell LLVM that none is
+    /// pending when this function starts. The entry wrappers clear
+    /// `state.trap_code` before the run, and a trap returns straight up the
+    /// call chain, so no emitted function is ever called with one pending;
+    /// once a callee is inlined, its caller's check of the state after the
+    /// call then folds away on every path where the callee recorded none.
+    /// (The load only feeds the assumption, so no instruction is left of it.)
     fn assume_no_trap_pending(&mut self) -> Result<(), CodegenError> {
         let code = self.load_state_u32(self.m.options.state.trap_code, "pending_trap")?;
         let none = self.m.builder.build_int_compare(
@@ -718,20 +823,6 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .and_then(|i| i.get_declaration(&self.m.module, &[]))
             .ok_or_else(|| CodegenError::Llvm("llvm.assume is missing".into()))?;
         self.m.builder.build_call(assume, &[none.into()], "")?;
-        Ok(())
-    }
-
-    /// After a call into emitted code: leave too if the callee trapped.
-    pub(crate) fn propagate_trap(&mut self) -> Result<(), CodegenError> {
-        let code = self.load_state_u32(self.m.options.state.trap_code, "trap_code")?;
-        let zero = self.m.ctx.i32_type().const_zero();
-        let trapped =
-            self.m
-                .builder
-                .build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
-        let cont_bb = self.branch_cold(trapped)?;
-        self.return_abruptly()?;
-        self.m.builder.position_at_end(cont_bb);
         Ok(())
     }
 
@@ -783,8 +874,15 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let v = self.pop()?;
             self.coerce(v, self.ret)?
         };
-        self.m.builder.build_return(Some(&value))?;
-        Ok(())
+        let word = match self.tail_trap_word {
+            Some(slot) => self
+                .m
+                .builder
+                .build_load(self.m.ctx.i64_type(), slot, "tail_trap_word")?
+                .into_int_value(),
+            None => self.m.ctx.i64_type().const_zero(),
+        };
+        self.return_pair(value, word)
     }
 
     // ---- errors --------------------------------------------------------------
@@ -831,5 +929,53 @@ pub fn trap_code_of(kind: relon_ir::ir::TrapKind) -> TrapCode {
         K::InvalidUtf8 => TrapCode::InvalidUtf8,
         K::NoMatch => TrapCode::NoMatch,
         K::NumericOverflow => TrapCode::NumericOverflow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use inkwell::context::Context;
+    use inkwell::passes::PassBuilderOptions;
+
+    use super::super::{CodegenOptions, CodegenTarget, emit_module, function_ir, target_machine};
+
+    const FIB: &str = "#main(Int n) -> Int\nfib(n) where {\n  fib: (Int k) -> Int => k < 2 ? k : fib(k - 1) + fib(k - 2)\n}\n";
+
+    /// The signature line of the unmetered recursive helper of `FIB`,
+    /// emitted for `target` and optimized at O3.
+    fn optimized_helper_signature(target: CodegenTarget) -> String {
+        let lowered = crate::frontend::lower_source("fib.relon", FIB, &[]).expect("lowers");
+        let ctx = Context::create();
+        let options = if target == CodegenTarget::Wasm32 {
+            CodegenOptions::wasm32()
+        } else {
+            CodegenOptions::open_world()
+        };
+        let emitted = emit_module(&ctx, "fib", &lowered.lowered.module, &options).expect("emits");
+        let machine = target_machine(&options).expect("a target machine");
+        emitted
+            .module
+            .run_passes("default<O3>", &machine, PassBuilderOptions::create())
+            .expect("O3 runs");
+        let ir = emitted.module.print_to_string().to_string();
+        function_ir(&ir, "__closure_0")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn a_recursive_helper_returns_its_trap_word_and_loses_the_state_parameter() {
+        // `(state, arena, arena_len, depth, k)`: only the depth and `k` are
+        // left once the trap travels back in the returned pair.
+        let native = optimized_helper_signature(CodegenTarget::Native);
+        assert!(native.contains("{ i64, i64 }"), "{native}");
+        assert!(!native.contains("ptr"), "{native}");
+        assert!(native.contains("(i64 %0, i64 %1)"), "{native}");
+        // On wasm32 the helper records its trap in the state it keeps.
+        let wasm = optimized_helper_signature(CodegenTarget::Wasm32);
+        assert!(!wasm.contains("{ i64, i64 }"), "{wasm}");
+        assert!(wasm.contains("ptr"), "{wasm}");
     }
 }

@@ -12,9 +12,17 @@
 //! base, the arena length (bounds checks) and the calls still allowed
 //! (depth limit), followed by the IR function's own parameters. The last
 //! two are run constants or decrease down the call tree, so they travel in
-//! registers rather than through memory. The one exported
+//! registers rather than through memory. It returns a pair: its value and
+//! a trap word, `0` or the trap's code in the low half and its site in the
+//! high half ([`trap_word`]). A trap travels up the call chain in that
+//! register, not through the state, so a function that needs the state
+//! for nothing else (a recursive helper, say) loses the parameter to
+//! LLVM's dead-argument elimination and keeps one register fewer across
+//! its calls. (On wasm32 the trap is recorded in the state instead; see
+//! [`CodegenTarget::returns_trap_word`].) The one exported
 //! symbol is [`ENTRY_SYMBOL`](relon_runtime_contract::ENTRY_SYMBOL), a
-//! wrapper that reads the buffer bounds from the state and calls `#main`.
+//! wrapper that reads the buffer bounds from the state, calls `#main`, and
+//! records its trap word in the state's `trap_code` and `trap_site`.
 //!
 //! The code generator never guesses: an op outside the supported set is
 //! refused with its name and source line ([`CodegenError::UnsupportedOp`]).
@@ -112,6 +120,20 @@ pub enum CodegenTarget {
     Native,
     /// `wasm32-unknown-unknown`: 4-byte pointers, no stack probes or unwind tables.
     Wasm32,
+}
+
+impl CodegenTarget {
+    /// Whether an emitted function returns its trap word beside its value
+    /// (see the module doc). On wasm32 it records the trap in the state
+    /// instead, and the caller reads it there after the call: LLVM's wasm
+    /// ABI returns a pair through a slot on the shadow stack, which one
+    /// recursion down to the default depth limit would overrun, and the
+    /// multivalue ABI that would not (`-target-abi=experimental-mv`) also
+    /// changes how compiler-rt's `__multi3` returns, which the linked
+    /// builtins do not follow.
+    pub fn returns_trap_word(self) -> bool {
+        self == CodegenTarget::Native
+    }
 }
 
 /// The inliner's threshold for every optimized module: the static
@@ -392,6 +414,13 @@ pub const METERED_SUFFIX: &str = relon_runtime_contract::METERED_SUFFIX;
 /// (the caller checks `state.trap_code`).
 pub const PLAIN_ENTRY_SYMBOL: &str = "relon_entry_i64";
 
+/// The trap word an emitted function returns for a trap with `code` at
+/// trap site `site` (an index into the module's trap sites); `0` is no
+/// trap, as no trap code is `0`.
+pub const fn trap_word(code: u32, site: u32) -> u64 {
+    code as u64 | (site as u64) << 32
+}
+
 /// The shape of an entry function, if it has one of the accepted shapes.
 pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
     use IrType::{I32, I64};
@@ -470,8 +499,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     /// Mark `function`'s first parameter, the run's `EntryState`, `noalias`:
     /// the state lives outside the arena (on the caller's stack) and is
     /// reached only through that pointer, which callees and helpers receive
-    /// from it. So an arena store never changes a state field, and the
-    /// entry wrapper reads back the trap code it cleared without a load.
+    /// from it. So an arena store never changes a state field.
     pub(crate) fn mark_state_noalias(&self, function: FunctionValue<'ctx>) {
         let noalias = self
             .ctx
@@ -487,6 +515,103 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             IrType::Bool => self.ctx.bool_type().into(),
             _ => self.ctx.i32_type().into(),
         }
+    }
+
+    /// Whether emitted functions return their trap word (see
+    /// [`CodegenTarget::returns_trap_word`]).
+    pub(crate) fn returns_trap_word(&self) -> bool {
+        self.options.target.returns_trap_word()
+    }
+
+    /// What an emitted function returns: `{ value, trap word }`, or the
+    /// value alone where traps are recorded in the state.
+    pub(crate) fn returned_type(&self, ret: IrType) -> BasicTypeEnum<'ctx> {
+        if self.returns_trap_word() {
+            self.ctx
+                .struct_type(&[self.llvm_type(ret), self.ctx.i64_type().into()], false)
+                .into()
+        } else {
+            self.llvm_type(ret)
+        }
+    }
+
+    /// Split what an emitted function returned into its value and its
+    /// trap word (none where traps are recorded in the state).
+    pub(crate) fn split_returned(
+        &self,
+        returned: inkwell::values::BasicValueEnum<'ctx>,
+    ) -> Result<
+        (
+            inkwell::values::BasicValueEnum<'ctx>,
+            Option<inkwell::values::IntValue<'ctx>>,
+        ),
+        CodegenError,
+    > {
+        if !self.returns_trap_word() {
+            return Ok((returned, None));
+        }
+        let pair = returned.into_struct_value();
+        let value = self.builder.build_extract_value(pair, 0, "value")?;
+        let word = self
+            .builder
+            .build_extract_value(pair, 1, "trap_word")?
+            .into_int_value();
+        Ok((value, Some(word)))
+    }
+
+    /// Whether `#main` trapped: its trap word recorded in the state, or
+    /// the trap code it recorded there itself.
+    fn trapped_after_main(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+        word: Option<inkwell::values::IntValue<'ctx>>,
+    ) -> Result<inkwell::values::IntValue<'ctx>, CodegenError> {
+        if let Some(word) = word {
+            return self.record_trap_word(state, word);
+        }
+        let i32t = self.ctx.i32_type();
+        let code = self
+            .load_state_field(
+                state,
+                self.options.state.trap_code,
+                i32t.into(),
+                "trap_code",
+            )?
+            .into_int_value();
+        Ok(self.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            code,
+            i32t.const_zero(),
+            "trapped",
+        )?)
+    }
+
+    /// Record the trap word `#main` returned in the state (`trap_code`,
+    /// `trap_site`; both `0` when it did not trap), and whether it trapped.
+    fn record_trap_word(
+        &self,
+        state: inkwell::values::PointerValue<'ctx>,
+        word: inkwell::values::IntValue<'ctx>,
+    ) -> Result<inkwell::values::IntValue<'ctx>, CodegenError> {
+        let (i32t, i64t) = (self.ctx.i32_type(), self.ctx.i64_type());
+        let b = &self.builder;
+        let code = b.build_int_truncate(word, i32t, "trap_code")?;
+        let high = b.build_right_shift(word, i64t.const_int(32, false), false, "high")?;
+        let site = b.build_int_truncate(high, i32t, "trap_site")?;
+        b.build_store(
+            self.state_field_addr(state, self.options.state.trap_code)?,
+            code,
+        )?;
+        b.build_store(
+            self.state_field_addr(state, self.options.state.trap_site)?,
+            site,
+        )?;
+        Ok(b.build_int_compare(
+            inkwell::IntPredicate::NE,
+            word,
+            i64t.const_zero(),
+            "trapped",
+        )?)
     }
 
     /// Signature of an IR function: `(state, arena, arena_len, depth, params...) -> ret`.
@@ -544,7 +669,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
                 .iter()
                 .map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))),
         );
-        let fn_type = self.llvm_type(ret).fn_type(&arg_types, false);
+        let fn_type = self.returned_type(ret).fn_type(&arg_types, false);
         let function = self
             .module
             .add_function(&name, fn_type, Some(Linkage::Internal));
@@ -647,36 +772,23 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             caps.into(),
         ]);
         args.truncate(main.count_params() as usize);
-        let written = self
+        let pair = self
             .builder
-            .build_call(main, &args, "written")?
+            .build_call(main, &args, "returned")?
             .try_as_basic_value()
-            .basic();
-        if let Some(written) = written {
-            let at = memory::byte_offset(
-                &self.builder,
-                ctx,
-                state,
-                ctx.i64_type()
-                    .const_int(self.options.state.entry_result as u64, false),
-            )?;
-            self.builder.build_store(at, written)?;
-        }
-        let code = self
-            .load_state_field(
-                state,
-                self.options.state.trap_code,
-                i32t.into(),
-                "trap_code",
-            )?
-            .into_int_value();
-        let b = &self.builder;
-        let trapped = b.build_int_compare(
-            inkwell::IntPredicate::NE,
-            code,
-            i32t.const_zero(),
-            "trapped",
+            .basic()
+            .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
+        let (written, word) = self.split_returned(pair)?;
+        let at = memory::byte_offset(
+            &self.builder,
+            ctx,
+            state,
+            ctx.i64_type()
+                .const_int(self.options.state.entry_result as u64, false),
         )?;
+        self.builder.build_store(at, written)?;
+        let trapped = self.trapped_after_main(state, word)?;
+        let b = &self.builder;
         let status = b.build_select(
             trapped,
             i32t.const_int(ENTRY_TRAPPED as u64, false),
@@ -723,12 +835,16 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             let at = memory::byte_offset(b, ctx, args, i64t.const_int(8 * i as u64, false))?;
             call_args.push(b.build_load(i64t, at, "arg")?.into());
         }
-        let result = b
-            .build_call(main, &call_args, "result")?
+        let pair = b
+            .build_call(main, &call_args, "returned")?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
-        b.build_return(Some(&result))?;
+        let (result, word) = self.split_returned(pair)?;
+        if let Some(word) = word {
+            self.record_trap_word(state, word)?;
+        }
+        self.builder.build_return(Some(&result))?;
         Ok(())
     }
 
@@ -790,9 +906,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         Ok(self.builder.build_load(ty, addr, name)?)
     }
 
-    /// Start a run with no trap pending: every emitted function may then
-    /// assume `state.trap_code == 0` on entry (see
-    /// `FuncEmitter::assume_no_trap_pending`).
+    /// Start a run with no trap pending: a runtime helper records its trap
+    /// in `state.trap_code`, which the caller reads right after the call
+    /// (and so does every call where traps are recorded in the state).
     fn clear_trap_code(
         &self,
         state: inkwell::values::PointerValue<'ctx>,

@@ -239,7 +239,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .basic()
             .ok_or_else(|| CodegenError::Llvm("runtime helper returned nothing".into()))?
             .into_int_value();
-        self.propagate_trap()?;
+        self.propagate_recorded_trap()?;
         Ok(result)
     }
 }
