@@ -137,8 +137,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Call an emitted function with the implicit state and arena first,
-    /// then leave too if it trapped (in tail position, return its trap
-    /// word with its value instead).
+    /// then leave too if it trapped (a self-call in tail position returns
+    /// what it returned as it is).
     fn call_emitted(
         &mut self,
         callee: FunctionValue<'ctx>,
@@ -163,10 +163,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .ok_or_else(|| CodegenError::Llvm("emitted function returned nothing".into()))?;
         let (result, word) = self.m.split_returned(pair)?;
         match (word, self.op_in_tail) {
-            (Some(word), true) => self.pass_tail_trap(word)?,
-            (Some(word), false) => self.propagate_callee_trap(word)?,
-            (None, true) => {}
-            (None, false) => self.propagate_recorded_trap()?,
+            (Some(_), true) if callee == self.function => self.return_from_tail_call(pair)?,
+            (Some(word), _) => self.propagate_callee_trap(word)?,
+            // Both record traps in the state: the caller's caller checks.
+            (None, true) if !self.returns_word => {}
+            (None, _) => self.propagate_recorded_trap()?,
         }
         Ok(result)
     }

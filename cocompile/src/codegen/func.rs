@@ -65,6 +65,20 @@ pub struct TrapExit<'ctx> {
     site: PhiValue<'ctx>,
 }
 
+/// A function's one return block: two phis, the value and the trap word,
+/// and `ret` of the pair built from them. Every path returns through it
+/// (a self-call in tail position aside): a function with one `ret` is
+/// inlined without a phi of pairs, which LLVM neither splits nor looks
+/// through, so the caller's trap check reads the word's phi of constants
+/// and jump threading sends each trap path straight to the caller's own
+/// return, clear of the path that did not trap.
+#[derive(Clone, Copy)]
+pub struct ReturnExit<'ctx> {
+    block: BasicBlock<'ctx>,
+    value: PhiValue<'ctx>,
+    word: PhiValue<'ctx>,
+}
+
 /// Emits one function.
 pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) m: &'m mut ModuleEmitter<'ctx, 'ir>,
@@ -110,10 +124,11 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fresh: super::fresh_stores::FreshStores<'ctx>,
     /// The shared trap exit, once a check needed it.
     pub(crate) trap_exit: Option<TrapExit<'ctx>>,
-    /// The trap word the function returns with its value (an `i64` slot,
-    /// `0` from the start), once a call in tail position set it: that
-    /// call's own word, handed up unchecked.
-    pub(crate) tail_trap_word: Option<PointerValue<'ctx>>,
+    /// The return block, once a path returned (see [`ReturnExit`]).
+    pub(crate) return_exit: Option<ReturnExit<'ctx>>,
+    /// Whether this function returns its trap word rather than recording
+    /// the trap in the state (see the `codegen` module doc).
+    pub(crate) returns_word: bool,
     /// The alias class of the arena accesses being emitted (see
     /// `arena_alias`).
     pub(crate) arena_class: super::arena_alias::ArenaClass,
@@ -195,7 +210,11 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             call_memo: Default::default(),
             fresh: Default::default(),
             trap_exit: None,
-            tail_trap_word: None,
+            return_exit: None,
+            returns_word: function
+                .get_type()
+                .get_return_type()
+                .is_some_and(|t| t.is_struct_type()),
             arena_class: super::arena_alias::ArenaClass::Data,
             captures_param: None,
             tail_context: !is_entry,
@@ -239,7 +258,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             self.set_position(first);
         }
         self.counted = super::counted_loops::find(body);
-        if !self.m.returns_trap_word() {
+        if !self.returns_word {
             self.assume_no_trap_pending()?;
         }
         if self.m.options.depth_limit && !self.is_entry {
@@ -254,6 +273,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             // A body that falls off its end returns its top value.
             self.emit_return()?;
         }
+        self.finish_return_exit()?;
         // The alloca block falls through to the first real block.
         self.m.builder.position_at_end(self.alloca_block);
         self.m.builder.build_unconditional_branch(start)?;
@@ -643,7 +663,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             code.as_basic_value().into_int_value(),
             site.as_basic_value().into_int_value(),
         );
-        if !self.m.returns_trap_word() {
+        if !self.returns_word {
             self.store_state(self.m.options.state.trap_code, code_value)?;
             self.store_state(self.m.options.state.trap_site, site_value)?;
         }
@@ -677,25 +697,63 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.return_pair(zero, word)
     }
 
-    /// `ret { value, word }`; where traps are recorded in the state,
+    /// Return `{ value, word }`: branch to the function's one return block
+    /// (see [`ReturnExit`]). Where traps are recorded in the state,
     /// `ret value` (the state says whether it trapped).
     fn return_pair(
         &mut self,
         value: BasicValueEnum<'ctx>,
         word: IntValue<'ctx>,
     ) -> Result<(), CodegenError> {
-        let b = &self.m.builder;
-        if !self.m.returns_trap_word() {
-            b.build_return(Some(&value))?;
+        if !self.returns_word {
+            self.m.builder.build_return(Some(&value))?;
             return Ok(());
         }
+        let exit = self.return_exit()?;
+        let from = self.current_block()?;
+        exit.value.add_incoming(&[(&value, from)]);
+        exit.word.add_incoming(&[(&word, from)]);
+        self.m.builder.build_unconditional_branch(exit.block)?;
+        Ok(())
+    }
+
+    /// The function's one return block, made on first use; its `ret` is
+    /// built by [`Self::finish_return_exit`] once every path is in.
+    fn return_exit(&mut self) -> Result<ReturnExit<'ctx>, CodegenError> {
+        if let Some(exit) = self.return_exit {
+            return Ok(exit);
+        }
+        let resume = self.current_block()?;
+        let block = self.m.ctx.append_basic_block(self.function, "return");
+        self.m.builder.position_at_end(block);
+        let value = self
+            .m
+            .builder
+            .build_phi(self.m.llvm_type(self.ret), "ret_value")?;
+        let word = self
+            .m
+            .builder
+            .build_phi(self.m.ctx.i64_type(), "ret_trap_word")?;
+        self.m.builder.position_at_end(resume);
+        let exit = ReturnExit { block, value, word };
+        self.return_exit = Some(exit);
+        Ok(exit)
+    }
+
+    /// `ret { value, word }` of the two phis of the return block.
+    fn finish_return_exit(&mut self) -> Result<(), CodegenError> {
+        let Some(exit) = self.return_exit else {
+            return Ok(());
+        };
+        let b = &self.m.builder;
+        b.position_at_end(exit.block);
         let pair = self
             .m
-            .returned_type(self.ret)
+            .returned_type(self.ret, true)
             .into_struct_type()
-            .get_undef();
-        let pair = b.build_insert_value(pair, value, 0, "ret_value")?;
-        let pair = b.build_insert_value(pair, word, 1, "ret_pair")?;
+            .get_poison();
+        let pair = b.build_insert_value(pair, exit.value.as_basic_value(), 0, "ret_value")?;
+        let pair = b.build_insert_value(pair, exit.word.as_basic_value(), 1, "ret_pair")?;
         b.build_return(Some(&pair))?;
         Ok(())
     }
@@ -744,47 +802,56 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// After a call into emitted code that returned trap word `word`:
-    /// leave with it if the callee trapped.
+    /// leave with it if the callee trapped (recording it in the state
+    /// first, when this function reports traps there).
     pub(crate) fn propagate_callee_trap(
         &mut self,
         word: IntValue<'ctx>,
     ) -> Result<(), CodegenError> {
+        let i64t = self.m.ctx.i64_type();
         let trapped = self.m.builder.build_int_compare(
             inkwell::IntPredicate::NE,
             word,
-            self.m.ctx.i64_type().const_zero(),
+            i64t.const_zero(),
             "trapped",
         )?;
         let cont_bb = self.branch_cold(trapped)?;
+        if !self.returns_word {
+            let i32t = self.m.ctx.i32_type();
+            let b = &self.m.builder;
+            let code = b.build_int_truncate(word, i32t, "trap_code")?;
+            let high = b.build_right_shift(word, i64t.const_int(32, false), false, "high")?;
+            let site = b.build_int_truncate(high, i32t, "trap_site")?;
+            self.store_state(self.m.options.state.trap_code, code)?;
+            self.store_state(self.m.options.state.trap_site, site)?;
+        }
         self.return_abruptly(word)?;
         self.m.builder.position_at_end(cont_bb);
         Ok(())
     }
 
-    /// Hand the trap word of a call in tail position up unchecked: the
-    /// function returns it beside the call's value (see
-    /// [`Self::emit_return`]).
-    pub(crate) fn pass_tail_trap(&mut self, word: IntValue<'ctx>) -> Result<(), CodegenError> {
-        let slot = match self.tail_trap_word {
-            Some(slot) => slot,
-            None => {
-                let i64t = self.m.ctx.i64_type();
-                let slot = self.in_alloca_block(|b| {
-                    let slot = b.build_alloca(i64t, "tail_trap_word")?;
-                    b.build_store(slot, i64t.const_zero())?;
-                    Ok(slot)
-                })?;
-                self.tail_trap_word = Some(slot);
-                slot
-            }
-        };
-        self.m.builder.build_store(slot, word)?;
+    /// A call of this function itself in tail position: return its pair
+    /// as it is, trapped or not (the caller checks), so LLVM sees
+    /// `ret (call)` and turns the recursion into a loop. Emission goes on
+    /// in a block nothing reaches (the ops left are the merges up to the
+    /// return).
+    pub(crate) fn return_from_tail_call(
+        &mut self,
+        pair: BasicValueEnum<'ctx>,
+    ) -> Result<(), CodegenError> {
+        self.fresh_flush()?;
+        self.m.builder.build_return(Some(&pair))?;
+        let after = self
+            .m
+            .ctx
+            .append_basic_block(self.function, "after_tail_return");
+        self.m.builder.position_at_end(after);
         Ok(())
     }
 
-    /// After a call of a runtime or host-call helper, which records a trap
-    /// in the state (or of any call, where traps travel that way): leave
-    /// with its trap word if it did.
+    /// After a call of a runtime or host-call helper, or of an emitted
+    /// function, that records its trap in the state: leave too if it did
+    /// (with its trap word, when this function returns one).
     pub(crate) fn propagate_recorded_trap(&mut self) -> Result<(), CodegenError> {
         let code = self.load_state_u32(self.m.options.state.trap_code, "trap_code")?;
         let zero = self.m.ctx.i32_type().const_zero();
@@ -793,7 +860,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
                 .builder
                 .build_int_compare(inkwell::IntPredicate::NE, code, zero, "trapped")?;
         let cont_bb = self.branch_cold(trapped)?;
-        let word = if self.m.returns_trap_word() {
+        let word = if self.returns_word {
             let site = self.load_state_u32(self.m.options.state.trap_site, "trap_site")?;
             self.trap_word_of(code, site)?
         } else {
@@ -874,15 +941,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             let v = self.pop()?;
             self.coerce(v, self.ret)?
         };
-        let word = match self.tail_trap_word {
-            Some(slot) => self
-                .m
-                .builder
-                .build_load(self.m.ctx.i64_type(), slot, "tail_trap_word")?
-                .into_int_value(),
-            None => self.m.ctx.i64_type().const_zero(),
-        };
-        self.return_pair(value, word)
+        self.return_pair(value, self.m.ctx.i64_type().const_zero())
     }
 
     // ---- errors --------------------------------------------------------------
@@ -973,6 +1032,11 @@ mod tests {
         assert!(native.contains("{ i64, i64 }"), "{native}");
         assert!(!native.contains("ptr"), "{native}");
         assert!(native.contains("(i64 %0, i64 %1)"), "{native}");
+        // A function that is not recursive records its traps in the state
+        // (and is inlined, where that costs nothing).
+        let ir = super::super::module_ir(FIB);
+        let main = function_ir(&ir, "run_main(");
+        assert!(main.starts_with("internal i32 "), "{main}");
         // On wasm32 the helper records its trap in the state it keeps.
         let wasm = optimized_helper_signature(CodegenTarget::Wasm32);
         assert!(!wasm.contains("{ i64, i64 }"), "{wasm}");

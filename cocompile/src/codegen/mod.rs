@@ -12,17 +12,21 @@
 //! base, the arena length (bounds checks) and the calls still allowed
 //! (depth limit), followed by the IR function's own parameters. The last
 //! two are run constants or decrease down the call tree, so they travel in
-//! registers rather than through memory. It returns a pair: its value and
-//! a trap word, `0` or the trap's code in the low half and its site in the
-//! high half ([`trap_word`]). A trap travels up the call chain in that
-//! register, not through the state, so a function that needs the state
-//! for nothing else (a recursive helper, say) loses the parameter to
-//! LLVM's dead-argument elimination and keeps one register fewer across
-//! its calls. (On wasm32 the trap is recorded in the state instead; see
-//! [`CodegenTarget::returns_trap_word`].) The one exported
+//! registers rather than through memory. A function records a trap in the
+//! state's `trap_code` and `trap_site` and returns; its caller reads the
+//! code after the call and leaves too. Once LLVM inlines the callee (as it
+//! does every non-recursive one), the stored code forwards to that read
+//! and the check folds away. A self-recursive helper, which stays a call,
+//! returns a pair instead: its value and a trap word, `0` or the trap's
+//! code in the low half and its site in the high half ([`trap_word`]). Its
+//! trap travels up in a register, so when it needs the state for nothing
+//! else (fib's helper) it loses the parameter to LLVM's dead-argument
+//! elimination and keeps one register fewer across its calls; a caller
+//! that records traps in the state stores a non-zero word there. (Not on
+//! wasm32; see [`CodegenTarget::returns_trap_word`].) The one exported
 //! symbol is [`ENTRY_SYMBOL`](relon_runtime_contract::ENTRY_SYMBOL), a
 //! wrapper that reads the buffer bounds from the state, calls `#main`, and
-//! records its trap word in the state's `trap_code` and `trap_site`.
+//! reports whether it trapped.
 //!
 //! The code generator never guesses: an op outside the supported set is
 //! refused with its name and source line ([`CodegenError::UnsupportedOp`]).
@@ -123,9 +127,9 @@ pub enum CodegenTarget {
 }
 
 impl CodegenTarget {
-    /// Whether an emitted function returns its trap word beside its value
-    /// (see the module doc). On wasm32 it records the trap in the state
-    /// instead, and the caller reads it there after the call: LLVM's wasm
+    /// Whether a self-recursive helper returns its trap word beside its
+    /// value (see the module doc). On wasm32 it records the trap in the
+    /// state instead, and the caller reads it there after the call: LLVM's wasm
     /// ABI returns a pair through a slot on the shadow stack, which one
     /// recursion down to the default depth limit would overrun, and the
     /// multivalue ABI that would not (`-target-abi=experimental-mv`) also
@@ -517,16 +521,18 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         }
     }
 
-    /// Whether emitted functions return their trap word (see
+    /// Whether `func` returns its trap word: the program's self-recursive
+    /// helpers, on a target where that pays (see
     /// [`CodegenTarget::returns_trap_word`]).
-    pub(crate) fn returns_trap_word(&self) -> bool {
+    pub(crate) fn returns_trap_word(&self, func: FuncRef) -> bool {
         self.options.target.returns_trap_word()
+            && matches!(func, FuncRef::Module(i) if self.self_captures.contains_key(&i))
     }
 
-    /// What an emitted function returns: `{ value, trap word }`, or the
-    /// value alone where traps are recorded in the state.
-    pub(crate) fn returned_type(&self, ret: IrType) -> BasicTypeEnum<'ctx> {
-        if self.returns_trap_word() {
+    /// What an emitted function returns: `{ value, trap word }` when it
+    /// returns its trap word, or the value alone.
+    pub(crate) fn returned_type(&self, ret: IrType, returns_word: bool) -> BasicTypeEnum<'ctx> {
+        if returns_word {
             self.ctx
                 .struct_type(&[self.llvm_type(ret), self.ctx.i64_type().into()], false)
                 .into()
@@ -536,7 +542,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     }
 
     /// Split what an emitted function returned into its value and its
-    /// trap word (none where traps are recorded in the state).
+    /// trap word (none when the function records its trap in the state).
     pub(crate) fn split_returned(
         &self,
         returned: inkwell::values::BasicValueEnum<'ctx>,
@@ -547,10 +553,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         ),
         CodegenError,
     > {
-        if !self.returns_trap_word() {
+        let inkwell::values::BasicValueEnum::StructValue(pair) = returned else {
             return Ok((returned, None));
-        }
-        let pair = returned.into_struct_value();
+        };
         let value = self.builder.build_extract_value(pair, 0, "value")?;
         let word = self
             .builder
@@ -669,7 +674,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
                 .iter()
                 .map(|t| BasicMetadataTypeEnum::from(self.llvm_type(*t))),
         );
-        let fn_type = self.returned_type(ret).fn_type(&arg_types, false);
+        let fn_type = self
+            .returned_type(ret, self.returns_trap_word(func))
+            .fn_type(&arg_types, false);
         let function = self
             .module
             .add_function(&name, fn_type, Some(Linkage::Internal));
