@@ -57,26 +57,20 @@ pub struct SelfCall<'ctx> {
     pub single_set_lets: HashSet<u32>,
 }
 
-/// A function's shared trap exit (see [`FuncEmitter::trap_now`]).
+/// A block every path of one kind branches to, with a phi for each of the
+/// two values those paths bring: the trap exit (code and site, see
+/// [`FuncEmitter::trap_now`]) and, for a function that returns its trap
+/// word, the return block (value and trap word). The one return block
+/// matters: a function with one `ret` is inlined without a phi of pairs,
+/// which LLVM neither splits nor looks through, so the caller's trap check
+/// reads the word's phi of constants and jump threading sends each trap
+/// path straight to the caller's own exit, clear of the path that did not
+/// trap.
 #[derive(Clone, Copy)]
-pub struct TrapExit<'ctx> {
+pub struct MergeExit<'ctx> {
     block: BasicBlock<'ctx>,
-    code: PhiValue<'ctx>,
-    site: PhiValue<'ctx>,
-}
-
-/// A function's one return block: two phis, the value and the trap word,
-/// and `ret` of the pair built from them. Every path returns through it
-/// (a self-call in tail position aside): a function with one `ret` is
-/// inlined without a phi of pairs, which LLVM neither splits nor looks
-/// through, so the caller's trap check reads the word's phi of constants
-/// and jump threading sends each trap path straight to the caller's own
-/// return, clear of the path that did not trap.
-#[derive(Clone, Copy)]
-pub struct ReturnExit<'ctx> {
-    block: BasicBlock<'ctx>,
-    value: PhiValue<'ctx>,
-    word: PhiValue<'ctx>,
+    first: PhiValue<'ctx>,
+    second: PhiValue<'ctx>,
 }
 
 /// Emits one function.
@@ -123,9 +117,10 @@ pub struct FuncEmitter<'m, 'ctx, 'ir> {
     /// Stores into fresh allocations held back (see `fresh_stores`).
     pub(crate) fresh: super::fresh_stores::FreshStores<'ctx>,
     /// The shared trap exit, once a check needed it.
-    pub(crate) trap_exit: Option<TrapExit<'ctx>>,
-    /// The return block, once a path returned (see [`ReturnExit`]).
-    pub(crate) return_exit: Option<ReturnExit<'ctx>>,
+    pub(crate) trap_exit: Option<MergeExit<'ctx>>,
+    /// The return block of a function that returns its trap word, once a
+    /// path returned (see [`MergeExit`]).
+    pub(crate) return_exit: Option<MergeExit<'ctx>>,
     /// Whether this function returns its trap word rather than recording
     /// the trap in the state (see the `codegen` module doc).
     pub(crate) returns_word: bool,
@@ -633,13 +628,46 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     pub(crate) fn trap_now(&mut self, code: TrapCode) -> Result<(), CodegenError> {
         let site = self.m.trap_site(self.line, self.column);
         let i32t = self.m.ctx.i32_type();
-        let from = self.current_block()?;
         let trap = self.trap_exit()?;
-        trap.code
-            .add_incoming(&[(&i32t.const_int(code.as_u32() as u64, false), from)]);
-        trap.site
-            .add_incoming(&[(&i32t.const_int(site as u64, false), from)]);
-        self.m.builder.build_unconditional_branch(trap.block)?;
+        self.branch_to_merge(
+            trap,
+            i32t.const_int(code.as_u32() as u64, false).into(),
+            i32t.const_int(site as u64, false).into(),
+        )
+    }
+
+    /// A new [`MergeExit`] named `name` with phis of `types`; the builder
+    /// stays where it was.
+    fn merge_exit(
+        &mut self,
+        name: &str,
+        types: [(BasicTypeEnum<'ctx>, &str); 2],
+    ) -> Result<MergeExit<'ctx>, CodegenError> {
+        let resume = self.current_block()?;
+        let block = self.m.ctx.append_basic_block(self.function, name);
+        self.m.builder.position_at_end(block);
+        let [(first_ty, first_name), (second_ty, second_name)] = types;
+        let first = self.m.builder.build_phi(first_ty, first_name)?;
+        let second = self.m.builder.build_phi(second_ty, second_name)?;
+        self.m.builder.position_at_end(resume);
+        Ok(MergeExit {
+            block,
+            first,
+            second,
+        })
+    }
+
+    /// Branch from here to `exit`, bringing `first` and `second`.
+    fn branch_to_merge(
+        &mut self,
+        exit: MergeExit<'ctx>,
+        first: BasicValueEnum<'ctx>,
+        second: BasicValueEnum<'ctx>,
+    ) -> Result<(), CodegenError> {
+        let from = self.current_block()?;
+        exit.first.add_incoming(&[(&first, from)]);
+        exit.second.add_incoming(&[(&second, from)]);
+        self.m.builder.build_unconditional_branch(exit.block)?;
         Ok(())
     }
 
@@ -648,29 +676,23 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     /// or records them in the state where traps travel that way.
     /// Every check branching to one shared block, rather than to a block of
     /// its own, keeps a checked function small enough for LLVM's inliner.
-    fn trap_exit(&mut self) -> Result<TrapExit<'ctx>, CodegenError> {
+    fn trap_exit(&mut self) -> Result<MergeExit<'ctx>, CodegenError> {
         if let Some(exit) = self.trap_exit {
             return Ok(exit);
         }
+        let i32t = self.m.ctx.i32_type().into();
+        let exit = self.merge_exit("trap", [(i32t, "trap_code"), (i32t, "trap_site")])?;
         let resume = self.current_block()?;
-        let ctx = self.m.ctx;
-        let i32t = ctx.i32_type();
-        let block = ctx.append_basic_block(self.function, "trap");
-        self.m.builder.position_at_end(block);
-        let code = self.m.builder.build_phi(i32t, "trap_code")?;
-        let site = self.m.builder.build_phi(i32t, "trap_site")?;
-        let (code_value, site_value) = (
-            code.as_basic_value().into_int_value(),
-            site.as_basic_value().into_int_value(),
-        );
+        self.m.builder.position_at_end(exit.block);
+        let code = exit.first.as_basic_value().into_int_value();
+        let site = exit.second.as_basic_value().into_int_value();
         if !self.returns_word {
-            self.store_state(self.m.options.state.trap_code, code_value)?;
-            self.store_state(self.m.options.state.trap_site, site_value)?;
+            self.store_state(self.m.options.state.trap_code, code)?;
+            self.store_state(self.m.options.state.trap_site, site)?;
         }
-        let word = self.trap_word_of(code_value, site_value)?;
+        let word = self.trap_word_of(code, site)?;
         self.return_abruptly(word)?;
         self.m.builder.position_at_end(resume);
-        let exit = TrapExit { block, code, site };
         self.trap_exit = Some(exit);
         Ok(exit)
     }
@@ -698,7 +720,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
     }
 
     /// Return `{ value, word }`: branch to the function's one return block
-    /// (see [`ReturnExit`]). Where traps are recorded in the state,
+    /// (see [`MergeExit`]). Where traps are recorded in the state,
     /// `ret value` (the state says whether it trapped).
     fn return_pair(
         &mut self,
@@ -709,38 +731,23 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             self.m.builder.build_return(Some(&value))?;
             return Ok(());
         }
-        let exit = self.return_exit()?;
-        let from = self.current_block()?;
-        exit.value.add_incoming(&[(&value, from)]);
-        exit.word.add_incoming(&[(&word, from)]);
-        self.m.builder.build_unconditional_branch(exit.block)?;
-        Ok(())
+        let exit = match self.return_exit {
+            Some(exit) => exit,
+            None => {
+                let types = [
+                    (self.m.llvm_type(self.ret), "ret_value"),
+                    (self.m.ctx.i64_type().into(), "ret_trap_word"),
+                ];
+                let exit = self.merge_exit("return", types)?;
+                self.return_exit = Some(exit);
+                exit
+            }
+        };
+        self.branch_to_merge(exit, value, word.into())
     }
 
-    /// The function's one return block, made on first use; its `ret` is
-    /// built by [`Self::finish_return_exit`] once every path is in.
-    fn return_exit(&mut self) -> Result<ReturnExit<'ctx>, CodegenError> {
-        if let Some(exit) = self.return_exit {
-            return Ok(exit);
-        }
-        let resume = self.current_block()?;
-        let block = self.m.ctx.append_basic_block(self.function, "return");
-        self.m.builder.position_at_end(block);
-        let value = self
-            .m
-            .builder
-            .build_phi(self.m.llvm_type(self.ret), "ret_value")?;
-        let word = self
-            .m
-            .builder
-            .build_phi(self.m.ctx.i64_type(), "ret_trap_word")?;
-        self.m.builder.position_at_end(resume);
-        let exit = ReturnExit { block, value, word };
-        self.return_exit = Some(exit);
-        Ok(exit)
-    }
-
-    /// `ret { value, word }` of the two phis of the return block.
+    /// `ret { value, word }` of the two phis of the return block, once
+    /// every path is in.
     fn finish_return_exit(&mut self) -> Result<(), CodegenError> {
         let Some(exit) = self.return_exit else {
             return Ok(());
@@ -752,8 +759,8 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
             .returned_type(self.ret, true)
             .into_struct_type()
             .get_poison();
-        let pair = b.build_insert_value(pair, exit.value.as_basic_value(), 0, "ret_value")?;
-        let pair = b.build_insert_value(pair, exit.word.as_basic_value(), 1, "ret_pair")?;
+        let pair = b.build_insert_value(pair, exit.first.as_basic_value(), 0, "ret_value")?;
+        let pair = b.build_insert_value(pair, exit.second.as_basic_value(), 1, "ret_pair")?;
         b.build_return(Some(&pair))?;
         Ok(())
     }
@@ -817,13 +824,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         )?;
         let cont_bb = self.branch_cold(trapped)?;
         if !self.returns_word {
-            let i32t = self.m.ctx.i32_type();
-            let b = &self.m.builder;
-            let code = b.build_int_truncate(word, i32t, "trap_code")?;
-            let high = b.build_right_shift(word, i64t.const_int(32, false), false, "high")?;
-            let site = b.build_int_truncate(high, i32t, "trap_site")?;
-            self.store_state(self.m.options.state.trap_code, code)?;
-            self.store_state(self.m.options.state.trap_site, site)?;
+            self.m.record_trap_word(self.state, word)?;
         }
         self.return_abruptly(word)?;
         self.m.builder.position_at_end(cont_bb);

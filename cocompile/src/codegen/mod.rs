@@ -591,9 +591,9 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         )?)
     }
 
-    /// Record the trap word `#main` returned in the state (`trap_code`,
-    /// `trap_site`; both `0` when it did not trap), and whether it trapped.
-    fn record_trap_word(
+    /// Record trap word `word` in the state (`trap_code`, `trap_site`;
+    /// both `0` for no trap), and whether it is a trap.
+    pub(crate) fn record_trap_word(
         &self,
         state: inkwell::values::PointerValue<'ctx>,
         word: inkwell::values::IntValue<'ctx>,
