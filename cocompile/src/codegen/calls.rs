@@ -154,16 +154,16 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         for (arg, ty) in args.into_iter().zip(params) {
             call_args.push(self.coerce(arg, *ty)?.into());
         }
-        let pair = self
+        let returned = self
             .m
             .builder
             .build_call(callee, &call_args, "call")?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("emitted function returned nothing".into()))?;
-        let (result, word) = self.m.split_returned(pair)?;
+        let (result, word) = self.m.split_returned(returned)?;
         match (word, self.op_in_tail) {
-            (Some(_), true) if callee == self.function => self.return_from_tail_call(pair)?,
+            (Some(_), true) if callee == self.function => self.return_from_tail_call(returned)?,
             (Some(word), _) => self.propagate_callee_trap(word)?,
             // Both record traps in the state: the caller's caller checks.
             (None, true) if !self.returns_word => {}

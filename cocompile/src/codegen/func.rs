@@ -697,7 +697,7 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         Ok(exit)
     }
 
-    /// `code | site << 32` (see [`super::trap_word`]).
+    /// The trap word `code | site << 32` (see the `codegen` module doc).
     fn trap_word_of(
         &self,
         code: IntValue<'ctx>,

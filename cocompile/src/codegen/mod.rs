@@ -17,8 +17,9 @@
 //! code after the call and leaves too. Once LLVM inlines the callee (as it
 //! does every non-recursive one), the stored code forwards to that read
 //! and the check folds away. A self-recursive helper, which stays a call,
-//! returns a pair instead: its value and a trap word, `0` or the trap's
-//! code in the low half and its site in the high half ([`trap_word`]). Its
+//! returns a pair instead: its value and a trap word, `code | site << 32`
+//! (`site` indexes the module's trap sites; no trap code is `0`, so `0` is
+//! no trap). Its
 //! trap travels up in a register, so when it needs the state for nothing
 //! else (fib's helper) it loses the parameter to LLVM's dead-argument
 //! elimination and keeps one register fewer across its calls; a caller
@@ -418,13 +419,6 @@ pub const METERED_SUFFIX: &str = relon_runtime_contract::METERED_SUFFIX;
 /// (the caller checks `state.trap_code`).
 pub const PLAIN_ENTRY_SYMBOL: &str = "relon_entry_i64";
 
-/// The trap word an emitted function returns for a trap with `code` at
-/// trap site `site` (an index into the module's trap sites); `0` is no
-/// trap, as no trap code is `0`.
-pub const fn trap_word(code: u32, site: u32) -> u64 {
-    code as u64 | (site as u64) << 32
-}
-
 /// The shape of an entry function, if it has one of the accepted shapes.
 pub fn entry_shape(f: &relon_ir::ir::Func) -> Option<EntryShape> {
     use IrType::{I32, I64};
@@ -779,13 +773,13 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             caps.into(),
         ]);
         args.truncate(main.count_params() as usize);
-        let pair = self
+        let returned = self
             .builder
             .build_call(main, &args, "returned")?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
-        let (written, word) = self.split_returned(pair)?;
+        let (written, word) = self.split_returned(returned)?;
         let at = memory::byte_offset(
             &self.builder,
             ctx,
@@ -842,12 +836,12 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             let at = memory::byte_offset(b, ctx, args, i64t.const_int(8 * i as u64, false))?;
             call_args.push(b.build_load(i64t, at, "arg")?.into());
         }
-        let pair = b
+        let returned = b
             .build_call(main, &call_args, "returned")?
             .try_as_basic_value()
             .basic()
             .ok_or_else(|| CodegenError::Llvm("entry returned nothing".into()))?;
-        let (result, word) = self.split_returned(pair)?;
+        let (result, word) = self.split_returned(returned)?;
         if let Some(word) = word {
             self.record_trap_word(state, word)?;
         }
