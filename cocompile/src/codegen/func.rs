@@ -686,11 +686,13 @@ impl<'m, 'ctx, 'ir> FuncEmitter<'m, 'ctx, 'ir> {
         self.m.builder.position_at_end(exit.block);
         let code = exit.first.as_basic_value().into_int_value();
         let site = exit.second.as_basic_value().into_int_value();
-        if !self.returns_word {
+        let word = if self.returns_word {
+            self.trap_word_of(code, site)?
+        } else {
             self.store_state(self.m.options.state.trap_code, code)?;
             self.store_state(self.m.options.state.trap_site, site)?;
-        }
-        let word = self.trap_word_of(code, site)?;
+            self.m.ctx.i64_type().const_zero()
+        };
         self.return_abruptly(word)?;
         self.m.builder.position_at_end(resume);
         self.trap_exit = Some(exit);

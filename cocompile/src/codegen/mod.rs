@@ -566,7 +566,13 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
         word: Option<inkwell::values::IntValue<'ctx>>,
     ) -> Result<inkwell::values::IntValue<'ctx>, CodegenError> {
         if let Some(word) = word {
-            return self.record_trap_word(state, word);
+            self.record_trap_word(state, word)?;
+            return Ok(self.builder.build_int_compare(
+                inkwell::IntPredicate::NE,
+                word,
+                self.ctx.i64_type().const_zero(),
+                "trapped",
+            )?);
         }
         let i32t = self.ctx.i32_type();
         let code = self
@@ -586,12 +592,12 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
     }
 
     /// Record trap word `word` in the state (`trap_code`, `trap_site`;
-    /// both `0` for no trap), and whether it is a trap.
+    /// both `0` for no trap).
     pub(crate) fn record_trap_word(
         &self,
         state: inkwell::values::PointerValue<'ctx>,
         word: inkwell::values::IntValue<'ctx>,
-    ) -> Result<inkwell::values::IntValue<'ctx>, CodegenError> {
+    ) -> Result<(), CodegenError> {
         let (i32t, i64t) = (self.ctx.i32_type(), self.ctx.i64_type());
         let b = &self.builder;
         let code = b.build_int_truncate(word, i32t, "trap_code")?;
@@ -605,12 +611,7 @@ impl<'ctx, 'ir> ModuleEmitter<'ctx, 'ir> {
             self.state_field_addr(state, self.options.state.trap_site)?,
             site,
         )?;
-        Ok(b.build_int_compare(
-            inkwell::IntPredicate::NE,
-            word,
-            i64t.const_zero(),
-            "trapped",
-        )?)
+        Ok(())
     }
 
     /// Signature of an IR function: `(state, arena, arena_len, depth, params...) -> ret`.
